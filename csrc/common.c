@@ -1,0 +1,37 @@
+/*
+** common.c: helpers every family shares; linked into netbasics.core,
+** netbasics.fetch and the host.
+*/
+#include <stdarg.h>
+
+#include "netbasics.h"
+
+static volatile sig_atomic_t nb_noflag = 0;
+volatile sig_atomic_t *nb_interrupt_flag = &nb_noflag;
+
+int nb_fail(lua_State *L, const char *code, const char *fmt, ...) {
+  va_list ap;
+  luaL_pushfail(L);
+  va_start(ap, fmt);
+  lua_pushvfstring(L, fmt, ap);
+  va_end(ap);
+  lua_pushstring(L, code);
+  return 3;
+}
+
+void nb_checkinterrupt(lua_State *L) {
+  if (*nb_interrupt_flag)
+    luaL_error(L, "interrupted!");
+}
+
+/*
+** ** The host keeps its SIGINT flag in the registry (NB_INTERRUPT_KEY);
+** each module finds it when opened, so a module loaded with dlopen sees
+** the same flag as the code linked into the host.
+*/
+void nb_open_common(lua_State *L) {
+  if (lua_getfield(L, LUA_REGISTRYINDEX, NB_INTERRUPT_KEY)
+      == LUA_TLIGHTUSERDATA)
+    nb_interrupt_flag = (volatile sig_atomic_t *)lua_touserdata(L, -1);
+  lua_pop(L, 1);
+}

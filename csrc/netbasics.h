@@ -1,0 +1,96 @@
+/*
+** netbasics.h: what the families of netbasics.core share.
+** Each family file (octet.c, validate.c, socket.c, ports.c, resolve.c)
+** has one nb_open_<family>() that adds its functions to the table on top
+** of the stack; core.c calls them in turn. fetch.c is its own module
+** (netbasics.curl) so that libcurl is loaded only when first used.
+*/
+#ifndef NETBASICS_H
+#define NETBASICS_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lua.h"
+#include "lauxlib.h"
+
+#define NB_VERSION "scm-1"
+
+/* only luaopen_* are exported from the shared objects */
+#define NB_EXPORT __attribute__((visibility("default")))
+
+/* userdata type names (also read well in argument errors) */
+#define NB_SOCKET_T "netbasics.socket"
+#define NB_CIDR_T   "netbasics.cidr"
+
+/*
+** Push nil, message, code and return 3: the one way a runtime failure
+** reaches Lua. `code` is one of API.md's short tokens ("malformed",
+** "timeout", "refused", ...). The message is formatted as lua_pushfstring
+** does (%s %d %f %p %c %%, plus %I for lua_Integer and %U).
+*/
+int nb_fail(lua_State *L, const char *code, const char *fmt, ...);
+
+/*
+** Ctrl-C. The host's SIGINT handler sets a flag whose address it stores
+** in the registry under NB_INTERRUPT_KEY; nb_open_common() (called by
+** every luaopen_*) finds it. A C loop that sees EINTR releases what it
+** holds and calls nb_checkinterrupt(), which raises "interrupted!" if the
+** flag is set and returns otherwise, so the loop retries.
+*/
+#define NB_INTERRUPT_KEY "netbasics.interrupted"
+extern volatile sig_atomic_t *nb_interrupt_flag;
+void nb_open_common(lua_State *L);
+void nb_checkinterrupt(lua_State *L);
+
+/*
+** Plain-C parsers for outside input (no Lua types: fuzzers call them).
+** Strict: decimal dotted quads only, no leading zeros, no inet_aton forms;
+** IPv6 per RFC 4291's text forms, no zone id. They read exactly `n`
+** bytes, so an embedded NUL is malformed. Return 0 on success, -1 if
+** malformed.
+*/
+int nb_parse_ipv4(const char *s, size_t n, uint8_t out[4]);
+int nb_parse_ipv6(const char *s, size_t n, uint8_t out[16]);
+/* text forms; IPv6 per RFC 5952. Return the length written (NUL added) */
+#define NB_IPV4_STRLEN 16
+#define NB_IPV6_STRLEN 46
+size_t nb_format_ipv4(const uint8_t a[4], char out[NB_IPV4_STRLEN]);
+size_t nb_format_ipv6(const uint8_t a[16], char out[NB_IPV6_STRLEN]);
+
+/* a decimal port 0..65535, digits only: 0 ok, -1 malformed, -2 > 65535 */
+int nb_parse_port(const char *s, size_t n, unsigned *port);
+
+/*
+** "1.2.3.4:80", "[::1]:80", "example.org:80". On success fills `ep`
+** (host points into `s`, not NUL-terminated) and returns 0; otherwise
+** -1 (malformed) or -2 (port out of range).
+*/
+enum { NB_FAM_INET = 4, NB_FAM_INET6 = 6, NB_FAM_NAME = 1 };
+typedef struct nb_endpoint {
+  int family;          /* NB_FAM_* */
+  uint8_t addr[16];    /* the address, for inet (4 bytes) and inet6 */
+  const char *host;    /* the host part as written, without brackets */
+  size_t hostlen;
+  unsigned port;
+} nb_endpoint;
+int nb_parse_endpoint(const char *s, size_t n, nb_endpoint *ep);
+
+/*
+** A DNS host name as users type it: 1..253 bytes, labels 1..63 of
+** letters, digits, '-' and '_', an optional final dot. 0 ok, -1 not.
+*/
+int nb_check_hostname(const char *s, size_t n);
+
+/* the families of netbasics.core */
+void nb_open_octet(lua_State *L);
+void nb_open_validate(lua_State *L);
+void nb_open_socket(lua_State *L);
+void nb_open_ports(lua_State *L);
+void nb_open_resolve(lua_State *L);
+
+NB_EXPORT int luaopen_netbasics_core(lua_State *L);
+NB_EXPORT int luaopen_netbasics_curl(lua_State *L);
+
+#endif

@@ -1,0 +1,187 @@
+-- nbtest: what the specs share: running commands and the host, starting
+-- and stopping real peers by PID, free ports, temporary folders, counting
+-- open descriptors. Load with `local T = require "nbtest"`.
+local T = {}
+
+local function shquote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+T.shquote = shquote
+
+local function slurp(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+T.slurp = slurp
+
+function T.writefile(path, data)
+  local f = assert(io.open(path, "wb"))
+  assert(f:write(data))
+  assert(f:close())
+end
+
+-- the repository root (specs run from it) and the built host
+T.root = os.getenv("PWD")
+T.host = T.root .. "/build/bin/netbasics"
+
+-- a fresh temporary folder, removed by T.rmtree
+function T.tmpdir()
+  local p = io.popen("mktemp -d /tmp/nbtest.XXXXXX")
+  local d = p:read("l")
+  p:close()
+  return d
+end
+
+function T.rmtree(d)
+  assert(d:match("^/tmp/nbtest%.") or d:match("^/tmp/"), "refusing " .. d)
+  os.execute("rm -rf " .. shquote(d))
+end
+
+-- T.run(cmd [, input]) -> {out=, err=, code=}: a shell command with
+-- `input` on its standard input (none: /dev/null)
+function T.run(cmd, input)
+  local d = T.tmpdir()
+  local inp = "/dev/null"
+  if input then
+    inp = d .. "/in"
+    T.writefile(inp, input)
+  end
+  local full = string.format("(%s) <%s >%s/out 2>%s/err", cmd, shquote(inp),
+    d, d)
+  local _, _, code = os.execute(full)
+  local r = { out = slurp(d .. "/out"), err = slurp(d .. "/err"), code = code }
+  T.rmtree(d)
+  return r
+end
+
+-- T.nb(args [, input]): runs the host with a shell-quoted argument list
+function T.nb(args, input)
+  local q = {}
+  for i, a in ipairs(args) do q[i] = shquote(a) end
+  return T.run(shquote(T.host) .. " " .. table.concat(q, " "), input)
+end
+
+-- a TCP (or "udp") port nobody listens on now, on 127.0.0.1 or ::1
+function T.free_port(proto, host)
+  local p = io.popen(string.format(
+    "python3 -c 'import socket,sys; s=socket.socket(socket.AF_INET6 if %q==\"::1\" else socket.AF_INET, socket.SOCK_%s); s.bind((%q,0)); print(s.getsockname()[1])'",
+    host or "127.0.0.1", proto == "udp" and "DGRAM" or "STREAM",
+    host or "127.0.0.1"))
+  local port = tonumber(p:read("l"))
+  p:close()
+  return assert(port, "no free port")
+end
+
+-- sleep a little (for polling loops only, never to wait for a server)
+function T.nap(seconds)
+  os.execute("sleep " .. (seconds or 0.02))
+end
+
+-- T.until_true(fn, timeout): polls fn until it returns a true value
+function T.until_true(fn, timeout)
+  local deadline = os.time() + (timeout or 10)
+  repeat
+    local v = fn()
+    if v then return v end
+    T.nap()
+  until os.time() > deadline
+  return nil
+end
+
+-- is something listening on TCP `port` (per ss)?
+function T.listening(port, proto)
+  local p = io.popen(string.format("ss -Hn%sl 'sport = :%d'",
+    proto == "udp" and "u" or "t", port))
+  local s = p:read("a")
+  p:close()
+  return s:match("%S") ~= nil
+end
+
+function T.wait_port(port, timeout, proto)
+  return T.until_true(function() return T.listening(port, proto) end,
+    timeout or 10)
+end
+
+-- T.spawn(cmd [, input]) -> proc: a background command; proc.pid,
+-- proc:alive(), proc:kill([sig]), proc:wait([timeout]) -> exit code,
+-- proc:out(), proc:err(). Always kill or wait (use finally()).
+local Proc = {}
+Proc.__index = Proc
+
+function T.spawn(cmd, input)
+  local d = T.tmpdir()
+  local inp = "/dev/null"
+  if input then
+    inp = d .. "/in"
+    T.writefile(inp, input)
+  end
+  local p = io.popen(string.format(
+    "(%s) <%s >%s/out 2>%s/err & echo $! > %s/pid; "
+    .. "wait $!; echo $? > %s/rc.tmp; mv %s/rc.tmp %s/rc",
+    cmd, shquote(inp), d, d, d, d, d, d) .. " &")
+  p:close()
+  local pid = T.until_true(function()
+    return tonumber(slurp(d .. "/pid") or "")
+  end, 5)
+  return setmetatable({ pid = assert(pid, "spawn failed"), dir = d }, Proc)
+end
+
+function Proc:alive()
+  return slurp(self.dir .. "/rc") == nil
+end
+
+function Proc:kill(sig)
+  if self:alive() then
+    os.execute(string.format("kill -%s %d 2>/dev/null", sig or "TERM",
+      self.pid))
+  end
+end
+
+-- the exit code, or nil if it still runs after `timeout` seconds
+function Proc:wait(timeout)
+  local rc = T.until_true(function()
+    return tonumber(slurp(self.dir .. "/rc") or "")
+  end, timeout or 10)
+  return rc
+end
+
+function Proc:out() return slurp(self.dir .. "/out") or "" end
+function Proc:err() return slurp(self.dir .. "/err") or "" end
+
+-- stop it (TERM, then KILL) and remove its files
+function Proc:stop()
+  if self:alive() then
+    self:kill("TERM")
+    if not self:wait(3) then
+      self:kill("KILL")
+      self:wait(3)
+    end
+  end
+  T.rmtree(self.dir)
+end
+
+-- this process's open descriptors
+function T.fdcount()
+  local n = 0
+  local p = io.popen("ls /proc/" .. T.pid() .. "/fd")
+  for _ in p:lines() do n = n + 1 end
+  p:close()
+  return n - 1  -- the pipe of popen itself
+end
+
+function T.pid()
+  local s = slurp("/proc/self/stat")
+  return tonumber(s:match("^(%d+)"))
+end
+
+-- python3 -c CODE with `input` on stdin: its standard output
+function T.python(code, input)
+  local r = T.run("python3 -c " .. shquote(code), input)
+  assert(r.code == 0, "python3 failed: " .. (r.err or ""))
+  return r.out
+end
+
+return T
