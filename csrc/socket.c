@@ -46,6 +46,8 @@ typedef struct nb_sock {
   char *rbuf;          /* read buffer: bytes [rpos, rend) not yet read */
   size_t rcap, rpos, rend;
   size_t rscan;        /* [rpos, rscan) has no '\n' */
+  struct sockaddr_in6 peer;  /* set by connect and accept, for messages
+                                after the peer is gone */
 } nb_sock;
 
 /* the module's scratch area for recv and recvfrom (upvalue 1) */
@@ -220,30 +222,35 @@ static void sock_release(nb_sock *s) {
   rbuf_free(s);
 }
 
-/* nil, "<op> <peer>: <error>", code */
-static int sockfail(lua_State *L, nb_sock *s, const char *op, int e) {
-  char text[128], ep[64];
+/* the peer's "host:port" for messages: asked of the kernel, else the
+** one remembered from connect or accept (a reset peer is gone) */
+static int peertext(const nb_sock *s, char *ep, size_t size) {
   struct sockaddr_storage ss;
   socklen_t len = sizeof ss;
+  if (s->fd >= 0 && getpeername(s->fd, (struct sockaddr *)&ss, &len) == 0)
+    endpoint_text((struct sockaddr *)&ss, ep, size);
+  else if (s->peer.sin6_family != 0)
+    endpoint_text((const struct sockaddr *)&s->peer, ep, size);
+  else
+    return 0;
+  return 1;
+}
+
+/* nil, "<op> to|from <peer>: <error>", code */
+static int sockfail(lua_State *L, nb_sock *s, const char *op, int e) {
+  char text[128], ep[64];
   errtext(e, text, sizeof text);
-  if (s->fd >= 0 && getpeername(s->fd, (struct sockaddr *)&ss, &len) == 0) {
-    endpoint_text((struct sockaddr *)&ss, ep, sizeof ep);
+  if (peertext(s, ep, sizeof ep))
     return nb_fail(L, errcode(e), "%s %s %s: %s", op,
-                   strcmp(op, "recv") == 0 || strcmp(op, "recvline") == 0
-                   ? "from" : "to", ep, text);
-  }
+                   strncmp(op, "recv", 4) == 0 ? "from" : "to", ep, text);
   return nb_fail(L, errcode(e), "%s: %s", op, text);
 }
 
 /* nil, "<op> from <peer>: connection closed", "closed" (end of stream) */
 static int closedfail(lua_State *L, nb_sock *s, const char *op) {
   char ep[64];
-  struct sockaddr_storage ss;
-  socklen_t len = sizeof ss;
-  if (getpeername(s->fd, (struct sockaddr *)&ss, &len) == 0) {
-    endpoint_text((struct sockaddr *)&ss, ep, sizeof ep);
+  if (peertext(s, ep, sizeof ep))
     return nb_fail(L, "closed", "%s from %s: connection closed", op, ep);
-  }
   return nb_fail(L, "closed", "%s: connection closed", op);
 }
 
@@ -354,6 +361,39 @@ static const char *gaierr(int r, const char **code) {
 }
 
 /*
+** ** Would libc read `host` as a number (inet_aton's forms: "127.1",
+** "0x7f.1", "017.0.0.1", "2130706433")? Such a host is malformed, not a
+** name: the last label of a real name is never all digits, and a label
+** "0x.." is a hex number to getaddrinfo.
+*/
+static int numeric_form(const char *h, size_t n) {
+  size_t i = n, start;
+  int allnum = 1;
+  if (n > 0 && h[n - 1] == '.') n--;
+  for (start = 0, i = 0; i <= n; i++) {
+    if (i == n || h[i] == '.') {
+      size_t len = i - start, k;
+      const char *l = h + start;
+      int num;
+      if (len > 1 && l[0] == '0' && (l[1] == 'x' || l[1] == 'X')) {
+        num = 1;
+        for (k = 2; k < len; k++)
+          if (!((l[k] >= '0' && l[k] <= '9') || (l[k] >= 'a' && l[k] <= 'f')
+                || (l[k] >= 'A' && l[k] <= 'F'))) num = 0;
+      } else {
+        num = len > 0;
+        for (k = 0; k < len; k++)
+          if (l[k] < '0' || l[k] > '9') num = 0;
+      }
+      if (i == n && num) return 1;  /* the last label is a number */
+      if (!num) allnum = 0;
+      start = i + 1;
+    }
+  }
+  return allnum;
+}
+
+/*
 ** ** The addresses of host:port for sockets of `family` (0: any) and
 ** `type`. The host is checked with the strict parsers first: an IPv4 or
 ** IPv6 literal needs no libc at all; anything else must be a well-formed
@@ -395,7 +435,7 @@ static int getaddrs(lua_State *L, int hi, int pi, int family, int type,
     *n = 1;
     return 0;
   }
-  if (nb_check_hostname(host, hl) != 0) {
+  if (nb_check_hostname(host, hl) != 0 || numeric_form(host, hl)) {
     luaL_Buffer b;
     size_t k;
     /* show the bad host safely: printable bytes, others as \xHH */
@@ -706,6 +746,7 @@ static int sock_connect(lua_State *L) {
   if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &e, &len) != 0) e = errno;
   if (e != 0) return addrfail(L, "connect to", &a, e);
 done:
+  if (a.len <= sizeof s->peer) memcpy(&s->peer, &a.ss, a.len);
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -722,6 +763,7 @@ static int sock_accept(lua_State *L) {
     if (fd >= 0) {
       c->fd = fd;
       c->family = ss.ss_family;
+      if (len <= sizeof c->peer) memcpy(&c->peer, &ss, len);
       pushaddr(L, (struct sockaddr *)&ss);
       return 3;
     }

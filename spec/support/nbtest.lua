@@ -118,10 +118,13 @@ function T.spawn(cmd, input)
     inp = d .. "/in"
     T.writefile(inp, input)
   end
+  -- the whole group goes to the background (not only its last command),
+  -- so popen returns at once and the group records the exit code
   local p = io.popen(string.format(
-    "(%s) <%s >%s/out 2>%s/err & echo $! > %s/pid; "
-    .. "wait $!; echo $? > %s/rc.tmp; mv %s/rc.tmp %s/rc",
-    cmd, shquote(inp), d, d, d, d, d, d) .. " &")
+    "{ (%s) <%s >%s/out 2>%s/err & echo $! > %s/pid; "
+    .. "wait $!; echo $? > %s/rc.tmp; mv %s/rc.tmp %s/rc; } "
+    .. ">/dev/null 2>&1 &",
+    cmd, shquote(inp), d, d, d, d, d, d))
   p:close()
   local pid = T.until_true(function()
     return tonumber(slurp(d .. "/pid") or "")
