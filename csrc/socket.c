@@ -918,6 +918,51 @@ static void pushline(lua_State *L, nb_sock *s, size_t len, size_t skip) {
   rbuf_take(s, len + skip);
 }
 
+/* keep bytes [p, p+n) in the (empty) read buffer */
+static void rbuf_keep(lua_State *L, nb_sock *s, const char *p, size_t n) {
+  size_t cap = n < NB_RBUF_MIN ? NB_RBUF_MIN : n;
+  char *b = (char *)malloc(cap);
+  if (b == NULL) {
+    luaL_error(L, "not enough memory");
+    return;
+  }
+  memcpy(b, p, n);
+  s->rbuf = b;
+  s->rcap = cap;
+  s->rpos = s->rscan = 0;
+  s->rend = n;
+}
+
+/*
+** ** recvline with an empty read buffer, the common case: read into the
+** scratch area and push a whole line straight from there, so the read
+** buffer is allocated only for bytes past the line (or a partial line).
+** Returns the count of results, or -1 to go on with the read buffer.
+*/
+static int recvline_fresh(lua_State *L, nb_sock *s, size_t max,
+                          double deadline) {
+  size_t want = max + 2 < NB_RBUF_MIN ? NB_RBUF_MIN : NB_RBUF_MIN * 8;
+  char *p = scratch(L, want), *nl;
+  ssize_t r = readsome(L, s, p, want, deadline);
+  if (r < 0) return sockfail(L, s, "recvline", (int)-r);
+  if (r == 0) return closedfail(L, s, "recvline");
+  nl = (char *)memchr(p, '\n', (size_t)r);
+  if (nl != NULL) {
+    size_t len = (size_t)(nl - p), rest = (size_t)r - len - 1, l = len;
+    if (l > 0 && p[l - 1] == '\r') l--;
+    if (l > max) {
+      if (rest > 0) rbuf_keep(L, s, nl + 1, rest);
+      return nb_fail(L, "toolong", "recvline: line longer than %I bytes",
+                     (lua_Integer)max);
+    }
+    if (rest > 0) rbuf_keep(L, s, nl + 1, rest);  /* before the push */
+    lua_pushlstring(L, p, l);
+    return 1;
+  }
+  rbuf_keep(L, s, p, (size_t)r);
+  return -1;
+}
+
 /*
 ** ** s:recvline([max=65536]): one line without "\n" (and "\r"). The
 ** buffer never holds more than max + 2 bytes plus one read: a longer
@@ -933,6 +978,10 @@ static int sock_recvline(lua_State *L) {
   luaL_argcheck(L, max >= 1 && max <= ((lua_Integer)1 << 40), 2,
                 "out of range");
   limit = (size_t)max + 2;  /* the line, "\r", "\n" */
+  if (s->rend == s->rpos) {
+    int r = recvline_fresh(L, s, (size_t)max, deadline);
+    if (r >= 0) return r;
+  }
   for (;;) {
     ssize_t r;
     if (s->rend > s->rscan) {

@@ -191,7 +191,7 @@ describe("talk-client", function()
         "one\ntwo\tthree\n")
       assert.equal(0, r.code, r.err)
       assert.equal("You said one\nYou said two\tthree\n", received(r.out))
-      assert.matches("'You said two\\tthree\\n'", r.out, 1, true)
+      assert.matches("You said two\\tthree\\n'", r.out, 1, true)
     end)
 
   it("talks to our talk server", function()
