@@ -45,15 +45,11 @@ HOST_SRC  = csrc/host.c
 LUA_SRC   = lua/netbasics/init.lua lua/netbasics/socket.lua \
             lua/netbasics/resolve.lua lua/netbasics/fetch.lua
 HEADERS   = csrc/netbasics.h
-LESSONS   = $(wildcard scripts/lessons/*.lua)
-EXERCISES = $(wildcard scripts/exercises/*.lua)
-MANPAGES  = docs/netbasics.1
-APIDOCS   = $(wildcard docs/api/*.md)
 
 B         = build
 CORE_OBJ  = $(CORE_SRC:csrc/%.c=$(B)/obj/%.o)
 FETCH_OBJ = $(FETCH_SRC:csrc/%.c=$(B)/obj/%.o)
-HOST_OBJ  = $(B)/obj/host.o $(B)/obj/lua_embed.o
+HOST_OBJ  = $(HOST_SRC:csrc/%.c=$(B)/obj/%.o) $(B)/obj/lua_embed.o
 
 .PHONY: all deps demo test check clean bench install uninstall FORCE
 all: $(B)/lib/netbasics/core.so $(B)/lib/netbasics/curl.so $(B)/bin/netbasics
@@ -114,6 +110,10 @@ clean:
 # ---- install ---------------------------------------------------------------
 # make install [PREFIX=/usr/local] [DESTDIR=/tmp/stage]; make uninstall with
 # the same variables removes exactly what install put there
+LESSONS   = $(wildcard scripts/lessons/*.lua)
+EXERCISES = $(wildcard scripts/exercises/*.lua)
+MANPAGES  = docs/netbasics.1
+APIDOCS   = $(wildcard docs/api/*.md)
 I_LUA     = $(LUA_SRC:lua/%=$(DESTDIR)$(LUADIR)/%)
 I_LESSONS = $(LESSONS:scripts/%=$(DESTDIR)$(DATADIR)/%) \
             $(EXERCISES:scripts/%=$(DESTDIR)$(DATADIR)/%)
