@@ -191,6 +191,20 @@ describe("the reference check", function()
       assert(has(p, "c:contains has no"))
       assert.equal(2, #p)
     end)
+
+    it("read methods kept in a table the __index function closes over",
+      function()
+      local methods = { contains = function() end }
+      local c = setmetatable({}, { __index = function(_, k)
+        if k == "size" then return 256 end
+        return methods[k]
+      end })
+      assert.same({}, check(good .. "### c:contains(ip)\n### c.size\n", fake,
+        { c = { value = c } }))
+      local p = check(good .. "### c.size\n", fake, { c = { value = c } })
+      assert(has(p, "c:contains has no `### c:contains%(%.%.%.%)` heading"))
+      assert.equal(1, #p)
+    end)
   end)
 end)
 

@@ -68,8 +68,10 @@ local function public(k)
 end
 
 -- the methods of an object: function values of its own fields (a table
--- object) and of its metatable's __index table (or, when __index is a
--- function, of the metatable itself); nil, reason when none can be listed
+-- object) and of its metatable's __index table; when __index is a function,
+-- those of the tables it closes over (a C closure keeping its methods in an
+-- upvalue, as luaL_newlib + lua_pushcclosure) and of the metatable itself.
+-- nil, reason when none can be listed
 function A.methods(obj)
   local found, any = {}, false
   if type(obj) == "table" then
@@ -86,10 +88,21 @@ function A.methods(obj)
     end
     any = true
   elseif type(index) == "function" and type(mt) == "table" then
-    for k, v in pairs(mt) do
-      if type(v) == "function" and public(k) and k:sub(1, 2) ~= "__" then
-        found[k] = true
-        any = true
+    local sources, i = { mt }, 1
+    while true do
+      local name, up = debug.getupvalue(index, i)
+      if name == nil then break end
+      if type(up) == "table" and up ~= _ENV and up ~= _G then
+        sources[#sources + 1] = up
+      end
+      i = i + 1
+    end
+    for _, t in ipairs(sources) do
+      for k, v in pairs(t) do
+        if type(v) == "function" and public(k) and k:sub(1, 2) ~= "__" then
+          found[k] = true
+          any = true
+        end
       end
     end
   end
