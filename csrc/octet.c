@@ -388,13 +388,18 @@ static void cidr_ends(const nb_cidr *c, uint8_t first[16], uint8_t last[16]) {
 
 static int cidr_index(lua_State *L) {
   nb_cidr *c = check_cidr(L, 1);
-  const char *k = luaL_checkstring(L, 2);
+  const char *k;
   uint8_t a[16], b[16];
   int i, len = addrlen(c->family), max = 8 * len;
-  /* methods first */
+  /* methods first; other keys that are not strings read as nil */
   lua_pushvalue(L, 2);
   if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
   lua_pop(L, 1);
+  if (lua_type(L, 2) != LUA_TSTRING) {
+    lua_pushnil(L);
+    return 1;
+  }
+  k = lua_tostring(L, 2);
   if (strcmp(k, "network") == 0) {
     push_ip(L, c->family, c->net);
   } else if (strcmp(k, "prefix") == 0) {
