@@ -33,6 +33,15 @@
 int nb_fail(lua_State *L, const char *code, const char *fmt, ...);
 
 /*
+** User input shown in a message: pushes (and returns) a copy of s[0..n)
+** that is safe to print on one line: bytes outside printable ASCII as
+** \ddd (as Lua's %q), and past NB_SHOWMAX bytes cut short with "...".
+** A 1 MB string or an embedded NUL never reaches a message whole.
+*/
+#define NB_SHOWMAX 64
+const char *nb_pushshown(lua_State *L, const char *s, size_t n);
+
+/*
 ** Ctrl-C. The host's SIGINT handler sets a flag whose address it stores
 ** in the registry under NB_INTERRUPT_KEY; nb_open_common() (called by
 ** every luaopen_*) finds it. A C loop that sees EINTR releases what it
