@@ -170,7 +170,7 @@ describe("netbasics host", function()
       assert.matches("\n  second +Second lesson\n", "\n" .. lessons .. "\n")
       assert.matches("\n  ex +An exercise\n", "\n" .. exercises)
       local names = {}
-      for name in lessons:gmatch("  (%S+)") do names[#names + 1] = name end
+      for name in ("\n" .. lessons):gmatch("\n  (%S+)") do names[#names + 1] = name end
       local sorted = { table.unpack(names) }
       table.sort(sorted)
       assert.same(sorted, names)
