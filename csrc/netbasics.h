@@ -88,7 +88,10 @@ int nb_parse_endpoint(const char *s, size_t n, nb_endpoint *ep);
 
 /*
 ** A DNS host name as users type it: 1..253 bytes, labels 1..63 of
-** letters, digits, '-' and '_', an optional final dot. 0 ok, -1 not.
+** letters, digits, '-' (not first or last) and '_', an optional final
+** dot. The last label may not be all digits nor "0x" and hex digits
+** (getaddrinfo would read "127.1" or "0x7f000001" as an address).
+** 0 ok, -1 not.
 */
 int nb_check_hostname(const char *s, size_t n);
 
