@@ -181,8 +181,8 @@ describe("resolve", function()
       local proc = T.spawn("exec lua5.4 -e " .. T.shquote(
         "package.cpath='" .. T.root .. "/build/lib/?.so;'..package.cpath "
         .. "local c=require'netbasics.core' "
-        .. "print(select(3, c.lookup('silent.test', {server='"
-        .. fake.server .. "', timeout=1, tries=3})))"))
+        .. "print((select(3, c.lookup('silent.test', {server='"
+        .. fake.server .. "', timeout=1, tries=3}))))"))
       finally(function() proc:stop() end)
       assert.equal(0, proc:wait(10))
       assert.equal("timeout\n", proc:out())
@@ -296,7 +296,7 @@ describe("resolve", function()
         .. "local net=require'netbasics' "
         .. "local r=assert(net.lookup('a1.securitystandard.org')) "
         .. "print(r.server, r.server_port, r.canonical, r.addresses[1]) "
-        .. "print(select(3, net.lookup('nope.securitystandard.org'))) "
+        .. "print((select(3, net.lookup('nope.securitystandard.org')))) "
         .. "print(table.concat(net.resolve('gnomon.securitystandard.org'), ' ')) "
         .. "print(select(3, net.resolve('nope.securitystandard.org')))"))
       assert.equal("", r.err)

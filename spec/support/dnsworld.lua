@@ -42,7 +42,7 @@ W.ADDRESSES = {
 }
 
 local function dnsmasq_cmd(addr, port, args)
-  return "exec dnsmasq --keep-in-foreground --conf-file=/dev/null "
+  return "dnsmasq --keep-in-foreground --conf-file=/dev/null "
     .. "--log-facility=- --pid-file= --user=root "
     .. "--bind-interfaces --listen-address=" .. addr
     .. " --port=" .. port .. " --no-resolv --no-hosts "
@@ -99,8 +99,9 @@ end
 function W.start()
   local w = start_on_free_port(function(port)
     return {
-      dnsmasq_cmd("127.0.0.2", port, W.RECORDS),
-      dnsmasq_cmd("127.0.0.1", port, { "--server=127.0.0.2#" .. port }),
+      "exec " .. dnsmasq_cmd("127.0.0.2", port, W.RECORDS),
+      "exec " .. dnsmasq_cmd("127.0.0.1", port,
+        { "--server=127.0.0.2#" .. port }),
     }
   end, { "127.0.0.2", "127.0.0.1" })
   w.auth = "127.0.0.2:" .. w.port
