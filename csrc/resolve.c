@@ -38,6 +38,7 @@
 
 /* one question and what became of it */
 typedef struct dns_query {
+  char name[256];           /* the name asked, no final dot */
   unsigned qtype;
   int done;                 /* the callback ran */
   int status;               /* ARES_SUCCESS or c-ares' failure */
@@ -47,9 +48,11 @@ typedef struct dns_query {
 
 enum { RUN_DONE, RUN_TIMEOUT, RUN_INTERRUPTED, RUN_ESETUP };
 
-/* one run: up to two questions about one name, asked of one server */
+/* one run: one or two questions (A, then AAAA of the canonical name, as
+** nslookup asks), of one server, before one deadline */
 typedef struct dns_run {
   char name[256];           /* the name asked, checked, no final dot */
+  long long deadline;       /* now_ms() + timeout x tries */
   int family;               /* AF_INET, AF_INET6, or 0: system's first */
   unsigned char addr[16];
   unsigned port;
@@ -96,9 +99,9 @@ static void on_answer(void *arg, int status, int timeouts,
                          : NB_DNS_EMALFORMED;
 }
 
-static int all_done(const dns_run *r) {
+static int all_done(const dns_run *r, int from) {
   int i;
-  for (i = 0; i < r->nq; i++)
+  for (i = from; i < r->nq; i++)
     if (!r->q[i].done)
       return 0;
   return 1;
@@ -141,16 +144,16 @@ static int pick_server(ares_channel ch, dns_run *r) {
 }
 
 /* the event loop: until every question is answered or the deadline */
-static void wait_answers(ares_channel ch, dns_run *r, long long deadline) {
+static void wait_answers(ares_channel ch, dns_run *r, int from) {
   for (;;) {
     struct pollfd pfd[ARES_GETSOCK_MAXNUM];
     ares_socket_t socks[ARES_GETSOCK_MAXNUM];
     struct timeval maxtv, tv, *tvp;
     long long left;
     int bits, i, n, nfds = 0, ms;
-    if (all_done(r))
+    if (all_done(r, from))
       return;
-    left = deadline - now_ms();
+    left = r->deadline - now_ms();
     if (left <= 0) {
       r->outcome = RUN_TIMEOUT;
       return;
@@ -194,15 +197,14 @@ static void wait_answers(ares_channel ch, dns_run *r, long long deadline) {
 }
 
 /*
-** ** Asks r->q[0..nq) about r->name and waits, never longer than
-** timeout x tries (c-ares doubles the wait of each retry, so the
-** deadline is ours). The channel lives only inside this function.
+** ** Asks r->q[from..nq) and waits, never past r->deadline (c-ares
+** doubles the wait of each retry, so the deadline is ours). The channel
+** lives only inside this function.
 */
-static void run_queries(dns_run *r) {
+static void run_queries(dns_run *r, int from) {
   ares_channel ch;
   struct ares_options o;
   int mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES;
-  long long deadline = now_ms() + (long long)r->timeout_ms * r->tries;
   int i, st;
   memset(&o, 0, sizeof o);
   /* NOCHECKRESP: let SERVFAIL and REFUSED reach us, as nslookup shows */
@@ -222,10 +224,10 @@ static void run_queries(dns_run *r) {
     return;
   }
   st = pick_server(ch, r);
-  for (i = 0; st == ARES_SUCCESS && i < r->nq; i++) {
+  for (i = from; st == ARES_SUCCESS && i < r->nq; i++) {
     unsigned char *qbuf = NULL;
     int qlen = 0;
-    st = ares_create_query(r->name, 1, (int)r->q[i].qtype, query_id(), 1,
+    st = ares_create_query(r->q[i].name, 1, (int)r->q[i].qtype, query_id(), 1,
                            &qbuf, &qlen, 0);
     if (st == ARES_SUCCESS) {
       ares_send(ch, qbuf, qlen, on_answer, &r->q[i]);
@@ -236,7 +238,7 @@ static void run_queries(dns_run *r) {
     r->outcome = RUN_ESETUP;
     r->setup_status = st;
   } else {
-    wait_answers(ch, r, deadline);
+    wait_answers(ch, r, from);
   }
   ares_destroy(ch);         /* pending questions end as ARES_EDESTRUCTION */
 }
@@ -428,15 +430,11 @@ static int answered(const dns_query *q) {
   return q->done && q->status == ARES_SUCCESS && q->walked == NB_DNS_OK;
 }
 
-/* records of one answer into the list at `records`; with `skipdup`, the
-** CNAMEs already in the list are left out (the chain shown once) */
-static void push_records(lua_State *L, const nb_dns_msg *m, int records,
-                         int skipdup) {
+/* the records of one answer into the list on top of the stack */
+static void push_records(lua_State *L, const nb_dns_msg *m) {
   size_t i;
   for (i = 0; i < m->nrr; i++) {
     const nb_dns_rr *rr = &m->rr[i];
-    if (skipdup && rr->type == NB_DNS_CNAME)
-      continue;
     lua_createtable(L, 0, 3);
     setfield_str(L, "name", rr->name);
     setfield_str(L, "type", type_text(rr->type));
@@ -445,7 +443,7 @@ static void push_records(lua_State *L, const nb_dns_msg *m, int records,
     else
       lua_pushstring(L, rr->target);
     lua_setfield(L, -2, "data");
-    append(L, records);
+    append(L, lua_gettop(L) - 1);
   }
 }
 
@@ -453,65 +451,82 @@ static void push_records(lua_State *L, const nb_dns_msg *m, int records,
 ** ** The result table (also the 4th value of a failure once a server was
 ** chosen): server, server_port, name, and when an answer came,
 ** authoritative, rcode, canonical, cnames, records, addresses (or, for
-** PTR, names). Returns the number of values found (addresses or names),
-** or -1 for a CNAME loop.
+** PTR, names), and answers: each question asked and its answer, as
+** nslookup prints them. Returns the number of values found (addresses or
+** names), or -1 for a CNAME loop.
 */
 static int push_result(lua_State *L, const dns_run *r, const dns_query *head,
                        unsigned want) {
   size_t chain[MAX_CHAIN];
   const char *canonical = r->name;
-  int n, i, found = 0, records, list;
-  lua_createtable(L, 0, 10);
+  int n, i, k, found = 0, res;
+  lua_createtable(L, 0, 12);
+  res = lua_gettop(L);
   setfield_str(L, "server", r->server);
   lua_pushinteger(L, (lua_Integer)r->server_port);
-  lua_setfield(L, -2, "server_port");
+  lua_setfield(L, res, "server_port");
   setfield_str(L, "name", r->name);
   if (head == NULL)
     return 0;
   lua_pushboolean(L, head->msg.aa);
-  lua_setfield(L, -2, "authoritative");
+  lua_setfield(L, res, "authoritative");
   setfield_str(L, "rcode", rcode_text(head->msg.rcode));
-  n = nb_dns_chain(&head->msg, r->name, chain, MAX_CHAIN, &canonical);
-  if (n < 0)
-    return -1;
-  lua_createtable(L, n, 0);
-  for (i = 0; i < n; i++) {
-    const nb_dns_rr *rr = &head->msg.rr[chain[i]];
-    lua_createtable(L, 0, 2);
-    setfield_str(L, "name", rr->name);
-    setfield_str(L, "target", rr->target);
-    lua_rawseti(L, -2, i + 1);
-  }
-  lua_setfield(L, -2, "cnames");
-  setfield_str(L, "canonical", canonical);
-  lua_newtable(L);
-  records = lua_gettop(L);
-  lua_newtable(L);
-  list = lua_gettop(L);
+  lua_newtable(L);                                  /* res+1: cnames */
+  lua_newtable(L);                                  /* res+2: records */
+  lua_newtable(L);                                  /* res+3: found */
+  lua_newtable(L);                                  /* res+4: answers */
   for (i = 0; i < r->nq; i++) {
     const dns_query *q = &r->q[i];
-    const char *canon = canonical;
-    size_t k;
-    if (!answered(q) || q->msg.rcode != NB_DNS_NOERROR)
+    const char *canon = q->name;
+    size_t j;
+    if (!answered(q))
       continue;
-    push_records(L, &q->msg, records, q != head);
-    if (q != head && nb_dns_chain(&q->msg, r->name, chain, MAX_CHAIN,
-                                  &canon) < 0)
+    lua_createtable(L, 0, 5);                       /* answers[#+1] */
+    setfield_str(L, "name", q->name);
+    setfield_str(L, "type", type_text(q->qtype));
+    setfield_str(L, "rcode", rcode_text(q->msg.rcode));
+    lua_pushboolean(L, q->msg.aa);
+    lua_setfield(L, -2, "authoritative");
+    lua_newtable(L);
+    push_records(L, &q->msg);
+    lua_setfield(L, -2, "records");
+    append(L, res + 4);
+    if (q->msg.rcode != NB_DNS_NOERROR)
       continue;
-    for (k = 0; k < q->msg.nrr; k++) {
-      const nb_dns_rr *rr = &q->msg.rr[k];
+    lua_pushvalue(L, res + 2);
+    push_records(L, &q->msg);
+    lua_pop(L, 1);
+    n = nb_dns_chain(&q->msg, q->name, chain, MAX_CHAIN, &canon);
+    if (n < 0) {
+      lua_settop(L, res);
+      return -1;
+    }
+    for (k = 0; k < n; k++) {
+      const nb_dns_rr *rr = &q->msg.rr[chain[k]];
+      lua_createtable(L, 0, 2);
+      setfield_str(L, "name", rr->name);
+      setfield_str(L, "target", rr->target);
+      append(L, res + 1);
+    }
+    if (q == head || n > 0)
+      canonical = canon;
+    for (j = 0; j < q->msg.nrr; j++) {
+      const nb_dns_rr *rr = &q->msg.rr[j];
       if (rr->type != q->qtype || !nb_dns_same_name(rr->name, canon))
         continue;
       if (rr->type == NB_DNS_PTR)
         lua_pushstring(L, rr->target);
       else
         push_addr(L, rr);
-      append(L, list);
+      append(L, res + 3);
       found++;
     }
   }
-  lua_setfield(L, records - 1, want == NB_DNS_PTR ? "names" : "addresses");
-  lua_setfield(L, records - 1, "records");
+  lua_setfield(L, res, "answers");
+  lua_setfield(L, res, want == NB_DNS_PTR ? "names" : "addresses");
+  lua_setfield(L, res, "records");
+  lua_setfield(L, res, "cnames");
+  setfield_str(L, "canonical", canonical);
   return found;
 }
 
@@ -601,13 +616,32 @@ static int push_outcome(lua_State *L, dns_run *r, unsigned want,
   return 4;
 }
 
-static dns_run *new_run(lua_State *L) {
+/* a question for r->q[r->nq]; 0, or -1 if the name does not fit */
+static int add_query(dns_run *r, const char *name, unsigned qtype) {
+  size_t n = strlen(name);
+  dns_query *q = &r->q[r->nq];
+  if (n >= sizeof q->name)
+    return -1;
+  memset(q, 0, sizeof *q);
+  memcpy(q->name, name, n + 1);
+  q->qtype = qtype;
+  r->nq++;
+  return 0;
+}
+
+static dns_run *new_run(lua_State *L, const query_opts *qo) {
   dns_run *r = (dns_run *)lua_newuserdatauv(L, sizeof *r, 0);
   memset(r, 0, sizeof *r);
   luaL_setmetatable(L, NB_DNSRUN_T);
+  r->timeout_ms = qo->timeout_ms;
+  r->tries = qo->tries;
   return r;
 }
 
+/*
+** ** Both types: as nslookup, A first, then AAAA of the name the A
+** answer's CNAME chain ends at, before the same deadline.
+*/
 static int net_lookup(lua_State *L) {
   size_t n;
   const char *name = luaL_checklstring(L, 1, &n);
@@ -617,20 +651,27 @@ static int net_lookup(lua_State *L) {
   read_opts(L, 2, &qo, 1);
   if ((ret = check_name(L, name, n, 0)) != 0)
     return ret;
-  r = new_run(L);
+  r = new_run(L, &qo);
   if ((ret = parse_server(L, &qo, r)) != 0)
     return ret;
   if (name[n - 1] == '.')
     n--;
   memcpy(r->name, name, n);
   r->name[n] = '\0';
-  r->timeout_ms = qo.timeout_ms;
-  r->tries = qo.tries;
-  if (qo.want_a)
-    r->q[r->nq++].qtype = NB_DNS_A;
-  if (qo.want_aaaa)
-    r->q[r->nq++].qtype = NB_DNS_AAAA;
-  run_queries(r);
+  add_query(r, r->name, qo.want_a ? NB_DNS_A : NB_DNS_AAAA);
+  r->deadline = now_ms() + (long long)r->timeout_ms * r->tries;
+  run_queries(r, 0);
+  if (qo.want_a && qo.want_aaaa && r->outcome == RUN_DONE
+      && answered(&r->q[0]) && r->q[0].msg.rcode == NB_DNS_NOERROR) {
+    size_t chain[MAX_CHAIN];
+    const char *canonical;
+    if (nb_dns_chain(&r->q[0].msg, r->name, chain, MAX_CHAIN, &canonical)
+        >= 0 && add_query(r, canonical, NB_DNS_AAAA) == 0) {
+      run_queries(r, 1);
+      if (r->outcome == RUN_ESETUP)  /* a name c-ares would not ask */
+        r->outcome = RUN_DONE;
+    }
+  }
   lua_pushfstring(L, "lookup %s", r->name);
   ret = push_outcome(L, r, qo.want_a ? NB_DNS_A : NB_DNS_AAAA,
                      lua_tostring(L, -1));
@@ -655,14 +696,13 @@ static int net_reverse(lua_State *L) {
                      "address", lua_tostring(L, -1));
     }
   }
-  r = new_run(L);
+  r = new_run(L, &qo);
   if ((ret = parse_server(L, &qo, r)) != 0)
     return ret;
   nb_dns_ptr_name(a, alen, r->name);
-  r->timeout_ms = qo.timeout_ms;
-  r->tries = qo.tries;
-  r->q[r->nq++].qtype = NB_DNS_PTR;
-  run_queries(r);
+  add_query(r, r->name, NB_DNS_PTR);
+  r->deadline = now_ms() + (long long)r->timeout_ms * r->tries;
+  run_queries(r, 0);
   lua_pushfstring(L, "reverse lookup of %s (%s)", ip, r->name);
   ret = push_outcome(L, r, NB_DNS_PTR, lua_tostring(L, -1));
   run_free(r);

@@ -48,6 +48,18 @@ describe("resolve", function()
           { name = "hermes.securitystandard.org", type = "A",
             data = "185.172.165.184" },
         },
+        -- as nslookup: A first, then AAAA of the canonical name (dnsmasq
+        -- does not set AA on an empty answer)
+        answers = {
+          { name = "gnomon.securitystandard.org", type = "A",
+            rcode = "NOERROR", authoritative = true, records = {
+              { name = "gnomon.securitystandard.org", type = "CNAME",
+                data = "hermes.securitystandard.org" },
+              { name = "hermes.securitystandard.org", type = "A",
+                data = "185.172.165.184" } } },
+          { name = "hermes.securitystandard.org", type = "AAAA",
+            rcode = "NOERROR", authoritative = false, records = {} },
+        },
       }, r)
     end)
 

@@ -1,6 +1,6 @@
 -- A name is not the real address: ask a DNS server, as nslookup does
 --
--- netbasics nslookup [NAME [SERVER[:PORT]]]
+-- netbasics nslookup [-timeout=SECONDS] [-retry=TRIES] [NAME [SERVER[:PORT]]]
 --
 -- When you use your web browser, you usually type some address, like the
 -- one in your URL bar. That URL isn't the real address. It is a name that
@@ -27,12 +27,31 @@
 -- server that does not answer is one line, not a traceback.
 local net = require "netbasics"
 
-local name = arg[1] or "gnomon.securitystandard.org"
-local server = arg[2]
-if arg[3] ~= nil then
-  io.stderr:write("usage: netbasics nslookup [NAME [SERVER[:PORT]]]\n")
+local usage = "usage: netbasics nslookup [-timeout=SECONDS] [-retry=TRIES] "
+  .. "[NAME [SERVER[:PORT]]]\n"
+
+-- nslookup's options for waiting: -timeout=5 seconds per try, -retry=2 tries
+local opts, args = {}, {}
+for _, a in ipairs(arg) do
+  local key, value = a:match("^%-(%a+)=(.*)$")
+  if key == "timeout" and tonumber(value) and tonumber(value) > 0 then
+    opts.timeout = tonumber(value)
+  elseif key == "retry" and math.tointeger(tonumber(value))
+      and tonumber(value) >= 1 and tonumber(value) <= 10 then
+    opts.tries = math.tointeger(tonumber(value))
+  elseif a:sub(1, 1) == "-" then
+    io.stderr:write(usage)
+    os.exit(1)
+  else
+    args[#args + 1] = a
+  end
+end
+if #args > 2 then
+  io.stderr:write(usage)
   os.exit(1)
 end
+local name = args[1] or "gnomon.securitystandard.org"
+opts.server = args[2]
 
 -- what went wrong before any answer came (a bad name, a bad server
 -- string, nobody answering): one line, as nslookup's ";;" lines
@@ -66,9 +85,9 @@ local function is_address(s)
 end
 
 if is_address(name) then
-  local names, err, _, info = net.reverse(name, server)
+  local names, err, code, info = net.reverse(name, opts)
   if names then info = err end
-  if not (info and info.rcode) then fail(err) end
+  if code == "malformed" or not (info and info.rcode) then fail(err) end
   if info.rcode ~= "NOERROR" then
     print("** server can't find " .. info.name .. ": " .. info.rcode)
     print("")
@@ -85,12 +104,13 @@ if is_address(name) then
   os.exit(names and 0 or 1)
 end
 
--- A name: ask for its A (IPv4) and AAAA (IPv6) records, like nslookup.
-local result, err, _, info = net.lookup(name, server)
+-- A name: ask for its A (IPv4) records, then for the AAAA (IPv6) records
+-- of the name the answer ends at, like nslookup.
+local result, err, code, info = net.lookup(name, opts)
 info = result or info
-if not (info and info.rcode) then
-  -- no answer at all: a bad name or server string (code "malformed"), a
-  -- server that refuses connections or never answers ("timeout")
+if code == "malformed" or not (info and info.answers) then
+  -- no answer to show: a bad name or server string, a server that
+  -- refuses connections or never answers, an answer that makes no sense
   fail(err)
 end
 
@@ -99,9 +119,10 @@ print("Server:\t\t" .. info.server)
 print("Address:\t" .. info.server .. "#" .. info.server_port)
 print("")
 
-if info.rcode ~= "NOERROR" then
+local a, aaaa = info.answers[1], info.answers[2]
+if a.rcode ~= "NOERROR" then
   -- NXDOMAIN: no such name; SERVFAIL, REFUSED: the server would not say
-  print("** server can't find " .. info.name .. ": " .. info.rcode)
+  print("** server can't find " .. a.name .. ": " .. a.rcode)
   print("")
   os.exit(1)
 end
@@ -109,12 +130,17 @@ end
 -- A server that keeps the name's zone answers with the AA (authoritative
 -- answer) flag; one that only repeats what it heard earlier (a cache,
 -- like your home router) does not.
-if not info.authoritative then
+if not a.authoritative then
   print("Non-authoritative answer:")
 end
-print_records(info.records)
-if #info.records == 0 then
-  print("*** Can't find " .. info.canonical .. ": No answer")
+print_records(a.records)
+if aaaa and aaaa.rcode ~= "NOERROR" then
+  print("** server can't find " .. aaaa.name .. ": " .. aaaa.rcode)
+elseif aaaa and #aaaa.records > 0 then
+  print_records(aaaa.records)
+elseif #a.records == 0 then
+  -- the name exists, but has no address of either kind
+  print("*** Can't find " .. (aaaa or a).name .. ": No answer")
 end
 print("")
 os.exit(result and 0 or 1)

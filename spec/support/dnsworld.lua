@@ -34,6 +34,8 @@ W.RECORDS = {
   "--ptr-record=1.1.168.192.in-addr.arpa,router.securitystandard.org",
   -- a CNAME to a name with no address at all
   "--cname=dangling.securitystandard.org,void.securitystandard.org",
+  -- a name with no address at all, only a TXT record
+  "--txt-record=txtonly.securitystandard.org,hello",
 }
 
 W.ADDRESSES = {
@@ -164,7 +166,7 @@ function Netns:stop()
     T.run("ip netns del " .. self.name)
     self.added = false
   end
-  T.run("rm -rf " .. T.shquote(self.etc))
+  T.run("rm -rf " .. T.shquote(self.etc) .. "; rmdir /etc/netns 2>/dev/null")
 end
 
 return W
