@@ -32,7 +32,7 @@ local function normalize(out)
 end
 
 local function lesson(...)
-  return T.nb({ "nslookup", ... })
+  return T.nb({ "names", ... })
 end
 
 -- nslookup NAME HOST with -port=PORT, for a server "HOST:PORT"
@@ -42,7 +42,7 @@ local function reference(name, server)
     T.shquote(name), T.shquote(host)))
 end
 
-describe("the nslookup lesson", function()
+describe("the names lesson", function()
   local world
 
   setup(function() world = W.start() end)
@@ -177,7 +177,7 @@ describe("the nslookup lesson", function()
     end
     local r = lesson("a", "b", "c")
     assert.equal(1, r.code)
-    assert.matches("^usage: netbasics nslookup", r.err)
+    assert.matches("^usage: netbasics names", r.err)
   end)
 
   it("asks the system's server by default, gnomon by default", function()
@@ -190,7 +190,7 @@ describe("the nslookup lesson", function()
     for _, args in ipairs { {}, { "a1.securitystandard.org" },
       { "nope.securitystandard.org" } } do
       local name = args[1] or "gnomon.securitystandard.org"
-      local got = ns:exec(T.shquote(T.host) .. " nslookup " .. table.concat(
+      local got = ns:exec(T.shquote(T.host) .. " names " .. table.concat(
         args, " "))
       local ref = ns:exec("nslookup " .. name)
       assert.equal("", got.err)

@@ -1,6 +1,6 @@
 -- A name is not the real address: ask a DNS server, as nslookup does
 --
--- netbasics nslookup [-timeout=SECONDS] [-retry=TRIES] [NAME [SERVER[:PORT]]]
+-- netbasics names [-timeout=SECONDS] [-retry=TRIES] [NAME [SERVER[:PORT]]]
 --
 -- When you use your web browser, you usually type some address, like the
 -- one in your URL bar. That URL isn't the real address. It is a name that
@@ -8,7 +8,7 @@
 -- lesson asks one, and prints exactly what `nslookup NAME SERVER` prints
 -- (`nslookup -port=PORT NAME SERVER` when you give a port):
 --
---   $ netbasics nslookup gnomon.securitystandard.org
+--   $ netbasics names gnomon.securitystandard.org
 --   Server:         10.168.123.11
 --   Address:        10.168.123.11#53
 --
@@ -27,7 +27,7 @@
 -- server that does not answer is one line, not a traceback.
 local net = require "netbasics"
 
-local usage = "usage: netbasics nslookup [-timeout=SECONDS] [-retry=TRIES] "
+local usage = "usage: netbasics names [-timeout=SECONDS] [-retry=TRIES] "
   .. "[NAME [SERVER[:PORT]]]\n"
 
 -- nslookup's options for waiting: -timeout=5 seconds per try, -retry=2 tries
