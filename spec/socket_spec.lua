@@ -34,6 +34,18 @@ local function socat_sayer(port, listen)
   return p
 end
 
+-- the sockets this process holds (T.fdcount also sees the pipe of its own
+-- popen, whose other end may or may not be closed yet when ls runs)
+local function socketcount()
+  local p = io.popen("ls -l /proc/" .. T.pid() .. "/fd")
+  local n = 0
+  for line in p:lines() do
+    if line:find("socket:[", 1, true) then n = n + 1 end
+  end
+  p:close()
+  return n
+end
+
 local function stopall(...)
   for _, p in ipairs({ ... }) do
     if p then
@@ -122,12 +134,13 @@ describe("net.socket", function()
       end
     end
     collectgarbage()
-    local before = T.fdcount()
+    collectgarbage()
+    local before = socketcount()
     drop500()
-    assert.is_true(T.fdcount() >= before + 500)
+    assert.is_true(socketcount() >= before + 500)
     collectgarbage()
     collectgarbage()
-    assert.equal(before, T.fdcount())
+    assert.equal(before, socketcount())
   end)
 end)
 
