@@ -1,12 +1,1058 @@
 /*
-** fetch.c: netbasics.curl, the C part of the fetch family on libcurl (see API.md).
-** A module of its own: loading libcurl costs ~8 ms, so the Lua half
-** requires it on the first fetch or download only.
+** fetch.c: netbasics.curl, the C part of the fetch family on libcurl
+** (see API.md and docs/api/fetch.md). A module of its own: loading
+** libcurl costs ~8 ms, so the Lua half requires it on the first fetch or
+** download only.
+**
+** A transfer has three steps, kept apart so that a scheduler can later
+** drive many transfers from one loop through libcurl's multi interface:
+**   xfer_setup   checks the input, builds the easy handle and its options,
+**                opens the temporary file of a download;
+**   xfer_wait    drives the transfer to its end (here: a multi handle of
+**                its own and curl_multi_poll; Ctrl-C and the progress
+**                function are handled between polls, never in a callback);
+**   xfer_finish  turns the outcome into Lua values: fsync and rename for a
+**                download, the body and headers for a fetch, or nil, msg,
+**                code; then xfer_release frees everything.
+** The state lives in a userdata whose __gc also calls xfer_release, so a
+** Lua error (out of memory while pushing results) leaks nothing and leaves
+** no temporary file. libcurl callbacks only fill C buffers and flags.
 */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
 #include "netbasics.h"
+
+#define NB_TRANSFER_T "netbasics.transfer"
+#define NB_USER_AGENT "netbasics/" NB_VERSION
+#define NB_BUFFERSIZE (512 * 1024)       /* libcurl's receive buffer */
+#define NB_TICK_MS 200                   /* Ctrl-C and progress cadence */
+#define NB_HEADERS_MAX (1024 * 1024)     /* response headers kept, bytes */
+#define NB_PREALLOC_MAX ((size_t)256 << 20)
+#define NB_DEFAULT_PROTOCOLS "http,https"
+
+/* a growing byte buffer */
+typedef struct nb_buf {
+  char *p;
+  size_t len, cap;
+} nb_buf;
+
+typedef struct xfer {
+  CURL *easy;
+  CURLM *multi;
+  struct curl_slist *reqhdrs;
+  int download;              /* 1: body to a file, 0: to memory */
+  int fd;                    /* download: the temporary file, or -1 */
+  char *tmppath;             /* its name while it must be removed */
+  char *path;                /* download: where it goes on success */
+  mode_t mode;               /* download: the permissions it gets */
+  nb_buf body;               /* fetch: the body */
+  nb_buf hdrs;               /* the last response's headers: name\0value\0 */
+  char reason[64];           /* the last status line's reason phrase */
+  curl_off_t bytes;          /* body bytes delivered */
+  curl_off_t max_bytes;      /* -1: no limit */
+  const char *failcode;      /* set in a callback: "toobig", "io", ... */
+  int failerrno;             /* with "io": the errno of write() */
+  int done;                  /* the transfer ended (result is valid) */
+  int stopped;               /* the progress function returned false */
+  int interrupted;           /* Ctrl-C */
+  int lua_error;             /* the progress function raised (on stack) */
+  int bar;                   /* draw a bar on stderr */
+  int barshown;
+  int progress_fn;           /* stack index of the progress function or 0 */
+  curl_off_t last_now;
+  double last_draw;
+  CURLcode result;
+  char errbuf[CURL_ERROR_SIZE];
+} xfer;
+
+/* ---------------------------------------------------------------------
+** Helpers (no Lua)
+** ------------------------------------------------------------------ */
+
+static double monotonic(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* grow `b` to hold `need` more bytes: 0 ok, -1 out of memory */
+static int buf_reserve(nb_buf *b, size_t need) {
+  size_t cap;
+  char *p;
+  if (b->cap - b->len >= need)
+    return 0;
+  if (need > SIZE_MAX / 2 - b->len)
+    return -1;
+  cap = b->cap ? b->cap : 4096;
+  while (cap - b->len < need)
+    cap *= 2;
+  p = realloc(b->p, cap);
+  if (p == NULL)
+    return -1;
+  b->p = p;
+  b->cap = cap;
+  return 0;
+}
+
+static int buf_add(nb_buf *b, const char *s, size_t n) {
+  if (buf_reserve(b, n) != 0)
+    return -1;
+  memcpy(b->p + b->len, s, n);
+  b->len += n;
+  return 0;
+}
+
+static void buf_free(nb_buf *b) {
+  free(b->p);
+  b->p = NULL;
+  b->len = b->cap = 0;
+}
+
+/* write all of `n` bytes: 0 or an errno */
+static int write_all(int fd, const char *p, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR)
+        continue;
+      return errno;
+    }
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+/* the permissions a new file gets: 0666 less the umask */
+static mode_t newfile_mode(void) {
+  mode_t u = umask(022);
+  umask(u);
+  return 0666 & ~u;
+}
+
+static const char *basename_of(const char *path) {
+  const char *slash = strrchr(path, '/');
+  return slash ? slash + 1 : path;
+}
+
+/* curl's outcome as one of API.md's codes */
+static const char *code_of(CURLcode rc, long oserr) {
+  switch (rc) {
+    case CURLE_OPERATION_TIMEDOUT:
+      return "timeout";
+    case CURLE_COULDNT_CONNECT:
+      if (oserr == ENETUNREACH || oserr == EHOSTUNREACH)
+        return "unreachable";
+      return "refused";
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+      return "resolve";
+    case CURLE_UNSUPPORTED_PROTOCOL:
+      return "protocol";
+    case CURLE_URL_MALFORMAT:
+      return "malformed";
+    case CURLE_TOO_MANY_REDIRECTS:
+      return "redirects";
+    case CURLE_FILESIZE_EXCEEDED:
+      return "toobig";
+    case CURLE_HTTP_RETURNED_ERROR:
+      return "http";
+    case CURLE_PARTIAL_FILE:
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_GOT_NOTHING:
+      return "closed";
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_ENGINE_INITFAILED:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_SHUTDOWN_FAILED:
+      return "tls";
+    case CURLE_WEIRD_SERVER_REPLY:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_HTTP3:
+    case CURLE_BAD_CONTENT_ENCODING:
+    case CURLE_RANGE_ERROR:
+      return "protocol";
+    case CURLE_OUT_OF_MEMORY:
+      return "memory";
+    case CURLE_WRITE_ERROR:
+      return "io";
+    default:
+      return "curl";
+  }
+}
+
+/* ---------------------------------------------------------------------
+** libcurl callbacks: C buffers and flags only, never a lua_* call
+** ------------------------------------------------------------------ */
+
+static size_t cb_write(char *data, size_t size, size_t nmemb, void *ud) {
+  xfer *x = ud;
+  size_t n = size * nmemb;
+  if (x->max_bytes >= 0 && (curl_off_t)n > x->max_bytes - x->bytes) {
+    x->failcode = "toobig";
+    return 0;
+  }
+  if (x->download) {
+    int e = write_all(x->fd, data, n);
+    if (e != 0) {
+      x->failcode = "io";
+      x->failerrno = e;
+      return 0;
+    }
+  } else {
+    if (x->body.cap == 0) {
+      /* the whole body at once when its length is known (bounded: a
+      ** server may announce more than it sends) */
+      curl_off_t cl = -1;
+      curl_easy_getinfo(x->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+      if (cl > 0 && (x->max_bytes < 0 || cl <= x->max_bytes)
+          && (size_t)cl <= NB_PREALLOC_MAX)
+        buf_reserve(&x->body, (size_t)cl + 1);
+    }
+    if (buf_add(&x->body, data, n) != 0) {
+      x->failcode = "memory";
+      return 0;
+    }
+  }
+  x->bytes += (curl_off_t)n;
+  return n;
+}
+
+/*
+** ** One header line per call, CRLF included. A status line starts a new
+** response (after a redirect or a 100 Continue): forget what came
+** before, so the headers are those of the final response. Names are
+** lower-cased; a folded line (obs-fold) continues the last value.
+*/
+static size_t cb_header(char *data, size_t size, size_t nmemb, void *ud) {
+  xfer *x = ud;
+  size_t n = size * nmemb, len = n, i, name;
+  while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
+    len--;
+  if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) {
+    const char *p = memchr(data, ' ', len), *r;
+    x->hdrs.len = 0;
+    x->reason[0] = '\0';
+    if (p && (r = memchr(p + 1, ' ', len - (size_t)(p + 1 - data)))) {
+      size_t rl = len - (size_t)(r + 1 - data);
+      if (rl >= sizeof x->reason)
+        rl = sizeof x->reason - 1;
+      memcpy(x->reason, r + 1, rl);
+      x->reason[rl] = '\0';
+    }
+    return n;
+  }
+  if (len == 0)
+    return n;
+  if (x->hdrs.len + len + 2 > NB_HEADERS_MAX) {
+    x->failcode = "toobig";
+    return 0;
+  }
+  if (data[0] == ' ' || data[0] == '\t') {  /* obs-fold */
+    if (x->hdrs.len == 0)
+      return n;
+    while (len > 0 && (data[0] == ' ' || data[0] == '\t'))
+      data++, len--;
+    x->hdrs.p[x->hdrs.len - 1] = ' ';  /* the value's NUL */
+    if (buf_add(&x->hdrs, data, len) != 0 || buf_add(&x->hdrs, "", 1) != 0)
+      goto nomem;
+    return n;
+  }
+  for (name = 0; name < len && data[name] != ':'; name++)
+    ;
+  if (name == 0 || name == len)
+    return n;  /* not a header line: ignore it */
+  if (buf_reserve(&x->hdrs, len + 2) != 0)
+    goto nomem;
+  for (i = 0; i < name; i++) {
+    int c = (unsigned char)data[i];
+    x->hdrs.p[x->hdrs.len++] = (char)((c >= 'A' && c <= 'Z') ? c + 32 : c);
+  }
+  x->hdrs.p[x->hdrs.len++] = '\0';
+  i = name + 1;
+  while (i < len && (data[i] == ' ' || data[i] == '\t'))
+    i++;
+  while (len > i && (data[len - 1] == ' ' || data[len - 1] == '\t'))
+    len--;
+  memcpy(x->hdrs.p + x->hdrs.len, data + i, len - i);
+  x->hdrs.len += len - i;
+  x->hdrs.p[x->hdrs.len++] = '\0';
+  return n;
+nomem:
+  x->failcode = "memory";
+  return 0;
+}
+
+/* ---------------------------------------------------------------------
+** The transfer object
+** ------------------------------------------------------------------ */
+
+static void xfer_release(xfer *x) {
+  if (x->multi && x->easy)
+    curl_multi_remove_handle(x->multi, x->easy);
+  if (x->easy)
+    curl_easy_cleanup(x->easy);
+  if (x->multi)
+    curl_multi_cleanup(x->multi);
+  x->easy = NULL;
+  x->multi = NULL;
+  curl_slist_free_all(x->reqhdrs);
+  x->reqhdrs = NULL;
+  if (x->fd >= 0)
+    close(x->fd);
+  x->fd = -1;
+  if (x->tmppath) {
+    unlink(x->tmppath);
+    free(x->tmppath);
+    x->tmppath = NULL;
+  }
+  free(x->path);
+  x->path = NULL;
+  buf_free(&x->body);
+  buf_free(&x->hdrs);
+}
+
+static xfer *xfer_new(lua_State *L) {
+  xfer *x = lua_newuserdatauv(L, sizeof *x, 0);
+  memset(x, 0, sizeof *x);
+  x->fd = -1;
+  x->max_bytes = -1;
+  x->last_now = -1;
+  luaL_setmetatable(L, NB_TRANSFER_T);
+  return x;
+}
+
+static int xfer_gc(lua_State *L) {
+  xfer_release(luaL_checkudata(L, 1, NB_TRANSFER_T));
+  return 0;
+}
+
+static int xfer_close(lua_State *L) {
+  xfer_release(luaL_checkudata(L, 1, NB_TRANSFER_T));
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int xfer_tostring(lua_State *L) {
+  xfer *x = luaL_checkudata(L, 1, NB_TRANSFER_T);
+  lua_pushfstring(L, NB_TRANSFER_T " (%s)", x->easy ? "open" : "closed");
+  return 1;
+}
+
+/* ---------------------------------------------------------------------
+** xfer_setup: options (misuse raises), checks, the easy handle
+** ------------------------------------------------------------------ */
+
+static const char *const optnames[] = {
+  "timeout", "connect_timeout", "max_bytes", "max_redirects", "headers",
+  "method", "body", "user_agent", "cafile", "insecure", "protocols",
+  "progress", "compressed", "low_speed_limit", "low_speed_time", NULL
+};
+
+/* opts[name] on top of the stack if it has type `t` (or is nil: returns
+** 0, nothing pushed); any other type raises */
+static int getopt_(lua_State *L, int opts, const char *name, int t) {
+  int got;
+  if (opts == 0)
+    return 0;
+  got = lua_getfield(L, opts, name);
+  if (got == LUA_TNIL) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  if (got != t && !(t == LUA_TNUMBER && got == LUA_TSTRING
+                    && lua_isnumber(L, -1)))
+    luaL_error(L, "option '%s': %s expected, got %s", name,
+               lua_typename(L, t), luaL_typename(L, -1));
+  return 1;
+}
+
+static double opt_seconds(lua_State *L, int opts, const char *name,
+                          double dflt) {
+  double v = dflt;
+  if (getopt_(L, opts, name, LUA_TNUMBER)) {
+    v = lua_tonumber(L, -1);
+    lua_pop(L, 1);
+    if (!(v > 0 && v < 1e7))
+      luaL_error(L, "option '%s': a number of seconds above 0 expected",
+                 name);
+  }
+  return v;
+}
+
+static lua_Integer opt_count(lua_State *L, int opts, const char *name,
+                             lua_Integer dflt) {
+  lua_Integer v = dflt;
+  if (getopt_(L, opts, name, LUA_TNUMBER)) {
+    int isint;
+    v = lua_tointegerx(L, -1, &isint);
+    lua_pop(L, 1);
+    if (!isint || v < 0)
+      luaL_error(L, "option '%s': a whole number of 0 or more expected",
+                 name);
+  }
+  return v;
+}
+
+static int opt_bool(lua_State *L, int opts, const char *name, int dflt) {
+  int v = dflt;
+  if (getopt_(L, opts, name, LUA_TBOOLEAN)) {
+    v = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+  }
+  return v;
+}
+
+/* a string option: a pointer into a string held by `opts`, or NULL */
+static const char *opt_string(lua_State *L, int opts, const char *name,
+                              size_t *len) {
+  const char *s;
+  if (!getopt_(L, opts, name, LUA_TSTRING))
+    return NULL;
+  s = lua_tolstring(L, -1, len);
+  lua_pop(L, 1);  /* still referenced by opts, which the caller keeps */
+  return s;
+}
+
+static void check_optnames(lua_State *L, int opts) {
+  lua_pushnil(L);
+  while (lua_next(L, opts)) {
+    int i;
+    const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2)
+                                                   : NULL;
+    for (i = 0; k && optnames[i]; i++)
+      if (strcmp(optnames[i], k) == 0)
+        break;
+    if (k == NULL || optnames[i] == NULL)
+      luaL_error(L, "unknown option '%s'",
+                 k ? k : luaL_typename(L, -2));
+    lua_pop(L, 1);
+  }
+}
+
+#define SET(opt, val) \
+  do { if (curl_easy_setopt(x->easy, opt, val) != CURLE_OK) goto setfail; } \
+  while (0)
+
+/*
+** ** The request's headers: a table name = value. "Name: value" lines
+** for libcurl, after nb_check_header; an empty value is sent as such
+** ("Name;" in libcurl's terms). Returns NULL or pushes nothing and
+** returns the reason with the offending name on top of the stack.
+*/
+static const char *add_headers(lua_State *L, xfer *x, int t) {
+  lua_pushnil(L);
+  while (lua_next(L, t)) {
+    size_t nl, vl;
+    const char *name, *value, *why;
+    struct curl_slist *l;
+    char *line;
+    if (lua_type(L, -2) != LUA_TSTRING || !lua_isstring(L, -1))
+      luaL_error(L, "option 'headers': a table of name = string expected");
+    name = lua_tolstring(L, -2, &nl);
+    value = lua_tolstring(L, -1, &vl);  /* a number becomes a string */
+    why = nb_check_header(name, nl, value, vl);
+    if (why) {
+      lua_pop(L, 1);
+      return why;  /* the name stays on top */
+    }
+    line = malloc(nl + vl + 3);
+    if (line == NULL)
+      luaL_error(L, "not enough memory");  /* x is freed by __gc */
+    memcpy(line, name, nl);
+    if (vl == 0) {
+      line[nl] = ';';
+      line[nl + 1] = '\0';
+    } else {
+      line[nl] = ':';
+      line[nl + 1] = ' ';
+      memcpy(line + nl + 2, value, vl);
+      line[nl + 2 + vl] = '\0';
+    }
+    l = curl_slist_append(x->reqhdrs, line);
+    free(line);
+    if (l == NULL)
+      luaL_error(L, "not enough memory");
+    x->reqhdrs = l;
+    lua_pop(L, 1);
+  }
+  return NULL;
+}
+
+/* the temporary file beside x->path: mkstemp (O_EXCL: a planted symlink
+** or file is never followed nor reused). 0 or an errno */
+static int open_tmpfile(xfer *x) {
+  const char *base = basename_of(x->path);
+  size_t dirlen = (size_t)(base - x->path), blen = strlen(base);
+  struct stat st;
+  if (blen > 200)
+    blen = 200;  /* stay under NAME_MAX with the suffix */
+  x->tmppath = malloc(dirlen + blen + 16);
+  if (x->tmppath == NULL)
+    return ENOMEM;
+  sprintf(x->tmppath, "%.*s.%.*s.XXXXXX", (int)dirlen, x->path, (int)blen,
+          base);
+  x->fd = mkostemp(x->tmppath, O_CLOEXEC);
+  if (x->fd < 0) {
+    int e = errno;
+    free(x->tmppath);
+    x->tmppath = NULL;
+    return e;
+  }
+  /* a file replaced keeps its permissions, as with open(path, "w") */
+  if (stat(x->path, &st) == 0 && S_ISREG(st.st_mode))
+    x->mode = st.st_mode & 0777;
+  else
+    x->mode = newfile_mode();
+  return 0;
+}
+
+static void global_init(void) {
+  static int done = 0;
+  if (!done) {
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    done = 1;
+  }
+}
+
+/*
+** ** Reads url (stack index `u`), options (`opts`, 0 if none) and, for a
+** download, the target `path`; returns 0, or pushes nil, msg, code and
+** returns 3. Misuse (unknown option, wrong type) raises: x is a userdata
+** on the stack, so __gc frees whatever was already acquired.
+*/
+static int xfer_setup(lua_State *L, xfer *x, const char *verb, int u,
+                      int opts, const char *path) {
+  size_t ulen, len;
+  const char *url = luaL_checklstring(L, u, &ulen);
+  const char *s, *why, *protocols = NB_DEFAULT_PROTOCOLS;
+  char scheme[NB_SCHEME_MAX], redir[256];
+  double timeout, connect_timeout, low_time;
+  lua_Integer max_redirects, low_limit, max_bytes;
+  const char *method = NULL, *body = NULL, *ua = NB_USER_AGENT, *cafile;
+  size_t bodylen = 0;
+  int insecure, compressed, e;
+
+  if (opts) {
+    luaL_checktype(L, opts, LUA_TTABLE);
+    check_optnames(L, opts);
+  }
+  timeout = opt_seconds(L, opts, "timeout", 0);
+  connect_timeout = opt_seconds(L, opts, "connect_timeout", 15);
+  low_time = opt_seconds(L, opts, "low_speed_time", 30);
+  low_limit = opt_count(L, opts, "low_speed_limit", 1);
+  max_redirects = opt_count(L, opts, "max_redirects", 10);
+  max_bytes = opt_count(L, opts, "max_bytes", -1);
+  insecure = opt_bool(L, opts, "insecure", 0);
+  compressed = opt_bool(L, opts, "compressed", 1);
+  cafile = opt_string(L, opts, "cafile", &len);
+  if ((s = opt_string(L, opts, "user_agent", &len)) != NULL) {
+    if ((why = nb_check_header("User-Agent", 10, s, len)) != NULL)
+      luaL_error(L, "option 'user_agent' %s", why + 4);
+    ua = s;
+  }
+  if ((s = opt_string(L, opts, "protocols", &len)) != NULL) {
+    if ((why = nb_check_protocols(s, len)) != NULL)
+      luaL_error(L, "option 'protocols' %s", why);
+    protocols = s;
+  }
+  if ((s = opt_string(L, opts, "method", &len)) != NULL) {
+    if ((why = nb_check_method(s, len)) != NULL)
+      luaL_error(L, "option 'method' %s", why);
+    method = s;
+  }
+  body = opt_string(L, opts, "body", &bodylen);
+  if (getopt_(L, opts, "progress", LUA_TFUNCTION)) {
+    x->progress_fn = lua_gettop(L);  /* stays there for the transfer */
+  } else if (getopt_(L, opts, "progress", LUA_TBOOLEAN)) {
+    x->bar = lua_toboolean(L, -1) && isatty(2);
+    lua_pop(L, 1);
+  }
+  x->max_bytes = max_bytes;
+
+  /* outside input, checked before libcurl sees it */
+  why = nb_check_url(url, ulen, scheme);
+  if (scheme[0] != '\0' && !nb_protocol_listed(protocols, scheme))
+    return nb_fail(L, "protocol", "%s %s: protocol '%s' not allowed "
+                   "(allowed: %s)", verb, url, scheme, protocols);
+  if (why)
+    return nb_fail(L, "malformed", "%s %s: the URL %s", verb,
+                   ulen > 200 ? "(a long URL)" : url, why);
+  x->download = path != NULL;
+  if (path) {
+    struct stat st;
+    if (*path == '\0')
+      return nb_fail(L, "io", "%s %s: the path is empty", verb, url);
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+      return nb_fail(L, "io", "%s %s to %s: is a directory", verb, url,
+                     path);
+    if ((x->path = strdup(path)) == NULL)
+      return luaL_error(L, "not enough memory");
+    if ((e = open_tmpfile(x)) != 0)
+      return nb_fail(L, "io", "%s %s to %s: cannot create a file beside "
+                     "it: %s", verb, url, path, strerror(e));
+  }
+  if (getopt_(L, opts, "headers", LUA_TTABLE)) {
+    if ((why = add_headers(L, x, lua_gettop(L))) != NULL)
+      return nb_fail(L, "malformed", "%s %s: header '%s' %s", verb, url,
+                     lua_tostring(L, -1), why);
+    lua_pop(L, 1);
+  }
+
+  /* a redirect never goes to file: (nor to what was not allowed) */
+  {
+    const char *p = protocols;
+    size_t rl = 0;
+    redir[0] = '\0';
+    while (*p) {
+      size_t w = strcspn(p, ",");
+      if (!(w == 4 && memcmp(p, "file", 4) == 0) && rl + w + 2 < sizeof redir) {
+        if (rl)
+          redir[rl++] = ',';
+        memcpy(redir + rl, p, w);
+        rl += w;
+        redir[rl] = '\0';
+      }
+      p += w + (p[w] == ',');
+    }
+  }
+
+  global_init();
+  if ((x->easy = curl_easy_init()) == NULL
+      || (x->multi = curl_multi_init()) == NULL)
+    return luaL_error(L, "cannot start libcurl");
+  SET(CURLOPT_ERRORBUFFER, x->errbuf);
+  SET(CURLOPT_NOSIGNAL, 1L);
+  SET(CURLOPT_URL, url);
+  SET(CURLOPT_PROTOCOLS_STR, protocols);
+  if (redir[0] != '\0' && max_redirects > 0) {
+    SET(CURLOPT_REDIR_PROTOCOLS_STR, redir);
+    SET(CURLOPT_FOLLOWLOCATION, 1L);
+    SET(CURLOPT_MAXREDIRS, (long)(max_redirects > 1000 ? 1000
+                                                       : max_redirects));
+  }
+  SET(CURLOPT_USERAGENT, ua);
+  SET(CURLOPT_SSL_VERIFYPEER, insecure ? 0L : 1L);
+  SET(CURLOPT_SSL_VERIFYHOST, insecure ? 0L : 2L);
+  if (cafile)
+    SET(CURLOPT_CAINFO, cafile);
+  if (compressed)
+    SET(CURLOPT_ACCEPT_ENCODING, "");
+  if (timeout > 0)
+    SET(CURLOPT_TIMEOUT_MS, (long)(timeout * 1000));
+  SET(CURLOPT_CONNECTTIMEOUT_MS, (long)(connect_timeout * 1000));
+  if (low_limit > 0) {
+    SET(CURLOPT_LOW_SPEED_LIMIT, (long)low_limit);
+    SET(CURLOPT_LOW_SPEED_TIME, (long)(low_time < 1 ? 1 : low_time));
+  }
+  if (max_bytes >= 0)
+    SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max_bytes);
+  SET(CURLOPT_BUFFERSIZE, (long)NB_BUFFERSIZE);
+  SET(CURLOPT_WRITEFUNCTION, cb_write);
+  SET(CURLOPT_WRITEDATA, x);
+  SET(CURLOPT_HEADERFUNCTION, cb_header);
+  SET(CURLOPT_HEADERDATA, x);
+  if (x->download)
+    SET(CURLOPT_FAILONERROR, 1L);
+  if (x->reqhdrs)
+    SET(CURLOPT_HTTPHEADER, x->reqhdrs);
+  if (body) {
+    /* libcurl keeps a pointer: the string stays in opts for the transfer */
+    SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)bodylen);
+    SET(CURLOPT_POSTFIELDS, body);
+  }
+  if (method) {
+    if (strcmp(method, "HEAD") == 0)
+      SET(CURLOPT_NOBODY, 1L);
+    else if (strcmp(method, "GET") == 0 && !body)
+      SET(CURLOPT_HTTPGET, 1L);
+    else if (!(strcmp(method, "POST") == 0 && body))
+      SET(CURLOPT_CUSTOMREQUEST, method);
+  }
+  if (curl_multi_add_handle(x->multi, x->easy) != CURLM_OK)
+    return luaL_error(L, "cannot start libcurl");
+  return 0;
+setfail:
+  return nb_fail(L, "curl", "%s %s: %s", verb, url,
+                 x->errbuf[0] ? x->errbuf : "libcurl refused an option");
+}
+
+/* ---------------------------------------------------------------------
+** xfer_wait: the loop (Ctrl-C, bar and progress function between polls)
+** ------------------------------------------------------------------ */
+
+/* "12.3 MiB" */
+static void human(char *out, size_t size, double v) {
+  static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    u++;
+  }
+  if (u == 0)
+    snprintf(out, size, "%.0f B", v);
+  else
+    snprintf(out, size, "%.1f %s", v, units[u]);
+}
+
+/*
+** ** A bar like curl's: percent, bytes, rate and time left (or the total
+** time at the end), redrawn at most five times a second on stderr.
+*/
+static void draw_bar(xfer *x, int final) {
+  curl_off_t now = 0, total = -1, rate = 0, usec = 0;
+  char a[32], b[32], r[32], line[160];
+  double t = monotonic();
+  int n, width = 30, fill;
+  if (!final && t - x->last_draw < 0.2)
+    return;
+  x->last_draw = t;
+  curl_easy_getinfo(x->easy, CURLINFO_SIZE_DOWNLOAD_T, &now);
+  curl_easy_getinfo(x->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &total);
+  curl_easy_getinfo(x->easy, CURLINFO_SPEED_DOWNLOAD_T, &rate);
+  curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME_T, &usec);
+  human(a, sizeof a, (double)now);
+  human(r, sizeof r, (double)rate);
+  if (total > 0) {
+    double f = (double)now / (double)total;
+    double left = rate > 0 ? (double)(total - now) / (double)rate : -1;
+    long secs = final ? (long)(usec / 1000000) : (long)left;
+    if (f > 1)
+      f = 1;
+    fill = (int)(f * width);
+    human(b, sizeof b, (double)total);
+    n = snprintf(line, sizeof line,
+                 "\r%5.1f%% [%.*s%*s] %s of %s  %s/s  ", f * 100, fill,
+                 "##############################", width - fill, "", a, b, r);
+    if (final || left >= 0)
+      snprintf(line + n, sizeof line - (size_t)n, "%ld:%02ld %s   ",
+               secs / 60, secs % 60, final ? "total" : "left");
+  } else {
+    long secs = (long)(usec / 1000000);
+    snprintf(line, sizeof line, "\r%s  %s/s  %ld:%02ld   ", a, r, secs / 60,
+             secs % 60);
+  }
+  fputs(line, stderr);
+  if (final)
+    fputc('\n', stderr);
+  fflush(stderr);
+  x->barshown = 1;
+}
+
+/* the progress function with now, total (nil if unknown) when `now`
+** changed; a Lua error is kept on the stack and ends the transfer */
+static void call_progress(lua_State *L, xfer *x, int final) {
+  curl_off_t now = 0, total = -1;
+  curl_easy_getinfo(x->easy, CURLINFO_SIZE_DOWNLOAD_T, &now);
+  curl_easy_getinfo(x->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &total);
+  if (now == x->last_now && !(final && x->last_now < 0))
+    return;
+  x->last_now = now;
+  lua_pushvalue(L, x->progress_fn);
+  lua_pushinteger(L, (lua_Integer)now);
+  if (total >= 0)
+    lua_pushinteger(L, (lua_Integer)total);
+  else
+    lua_pushnil(L);
+  if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
+    x->lua_error = 1;  /* the error object stays on top */
+    return;
+  }
+  if (lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1))
+    x->stopped = 1;
+  lua_pop(L, 1);
+}
+
+static void xfer_wait(lua_State *L, xfer *x) {
+  int running = 1, left;
+  CURLMsg *m;
+  for (;;) {
+    CURLMcode mc = curl_multi_perform(x->multi, &running);
+    if (mc != CURLM_OK) {
+      x->result = CURLE_OUT_OF_MEMORY;
+      snprintf(x->errbuf, sizeof x->errbuf, "%s", curl_multi_strerror(mc));
+      x->done = 1;
+      return;
+    }
+    if (!running)
+      break;
+    mc = curl_multi_poll(x->multi, NULL, 0, NB_TICK_MS, NULL);
+    if (*nb_interrupt_flag) {
+      x->interrupted = 1;
+      return;
+    }
+    if (x->bar)
+      draw_bar(x, 0);
+    if (x->progress_fn) {
+      call_progress(L, x, 0);
+      if (x->lua_error || x->stopped)
+        return;
+    }
+  }
+  while ((m = curl_multi_info_read(x->multi, &left)) != NULL)
+    if (m->msg == CURLMSG_DONE) {
+      x->result = m->data.result;
+      x->done = 1;
+    }
+  if (!x->done) {
+    x->result = CURLE_GOT_NOTHING;
+    x->done = 1;
+  }
+}
+
+/* ---------------------------------------------------------------------
+** xfer_finish: the outcome as Lua values
+** ------------------------------------------------------------------ */
+
+/* headers: lower-case name = value; repeated names joined with ", " */
+static void push_headers(lua_State *L, xfer *x) {
+  size_t i = 0;
+  lua_newtable(L);
+  while (i < x->hdrs.len) {
+    const char *name = x->hdrs.p + i;
+    const char *value = name + strlen(name) + 1;
+    i = (size_t)(value - x->hdrs.p) + strlen(value) + 1;
+    if (lua_getfield(L, -1, name) == LUA_TSTRING) {
+      lua_pushliteral(L, ", ");
+      lua_pushstring(L, value);
+      lua_concat(L, 3);
+    } else {
+      lua_pop(L, 1);
+      lua_pushstring(L, value);
+    }
+    lua_setfield(L, -2, name);
+  }
+}
+
+/* fsync, permissions, close, rename, then fsync the folder so the new
+** name lasts too: 1 done, or 0 with the message pushed */
+static int commit_file(lua_State *L, xfer *x, const char *url) {
+  const char *step = NULL;
+  int e = 0, fd = x->fd, dfd;
+  char *dir, *slash;
+  x->fd = -1;  /* closed below on every path */
+  if (fsync(fd) != 0)
+    step = "saving";
+  else if (fchmod(fd, x->mode) != 0)
+    step = "setting the permissions of";
+  if (step)
+    e = errno;
+  if (close(fd) != 0 && step == NULL) {
+    e = errno;
+    step = "saving";
+  }
+  if (step == NULL && rename(x->tmppath, x->path) != 0) {
+    e = errno;
+    step = "renaming the download to";
+  }
+  if (step) {
+    lua_pushfstring(L, "download %s: %s %s: %s", url, step, x->path,
+                    strerror(e));
+    return 0;
+  }
+  free(x->tmppath);  /* renamed: nothing to remove any more */
+  x->tmppath = NULL;
+  if ((dir = strdup(x->path)) != NULL) {
+    slash = strrchr(dir, '/');
+    if (slash == dir)
+      slash[1] = '\0';
+    else if (slash)
+      *slash = '\0';
+    dfd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+      fsync(dfd);
+      close(dfd);
+    }
+    free(dir);
+  }
+  return 1;
+}
+
+static int xfer_finish(lua_State *L, xfer *x, const char *verb, int u) {
+  const char *url = lua_tostring(L, u);
+  const char *code;
+  char *eff = NULL;
+  long status = 0, oserr = 0;
+  curl_off_t usec = 0;
+  if (x->lua_error) {
+    xfer_release(x);
+    return lua_error(L);  /* the progress function's error, on top */
+  }
+  if (x->interrupted) {
+    xfer_release(x);
+    nb_checkinterrupt(L);
+    return nb_fail(L, "interrupted", "%s %s: interrupted", verb, url);
+  }
+  if (x->stopped) {
+    xfer_release(x);
+    return nb_fail(L, "stopped", "%s %s: stopped by the progress function",
+                   verb, url);
+  }
+  curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_getinfo(x->easy, CURLINFO_OS_ERRNO, &oserr);
+  if (x->result != CURLE_OK) {
+    if (x->result == CURLE_HTTP_RETURNED_ERROR) {
+      lua_pushfstring(L, "%s %s: HTTP %d%s%s", verb, url, (int)status,
+                      x->reason[0] ? " " : "", x->reason);
+      code = "http";
+    } else if (x->failcode && strcmp(x->failcode, "io") == 0) {
+      lua_pushfstring(L, "%s %s: writing %s: %s", verb, url, x->path,
+                      strerror(x->failerrno));
+      code = "io";
+    } else if (x->failcode && strcmp(x->failcode, "toobig") == 0) {
+      lua_pushfstring(L, "%s %s: larger than max_bytes (%I bytes)", verb,
+                      url, (lua_Integer)x->max_bytes);
+      code = "toobig";
+    } else if (x->result == CURLE_FILESIZE_EXCEEDED) {
+      lua_pushfstring(L, "%s %s: larger than max_bytes (%I bytes)", verb,
+                      url, (lua_Integer)x->max_bytes);
+      code = "toobig";
+    } else if (x->failcode) {
+      lua_pushfstring(L, "%s %s: not enough memory", verb, url);
+      code = x->failcode;
+    } else {
+      lua_pushfstring(L, "%s %s: %s", verb, url, x->errbuf[0]
+                      ? x->errbuf : curl_easy_strerror(x->result));
+      code = code_of(x->result, oserr);
+    }
+    xfer_release(x);
+    luaL_pushfail(L);
+    lua_insert(L, -2);
+    lua_pushstring(L, code);
+    if (strcmp(code, "http") == 0) {
+      lua_pushinteger(L, status);
+      return 4;
+    }
+    return 3;
+  }
+  if (x->bar)
+    draw_bar(x, 1);
+  if (x->progress_fn) {
+    call_progress(L, x, 1);
+    if (x->lua_error) {
+      xfer_release(x);
+      return lua_error(L);
+    }
+  }
+  if (x->download && !commit_file(L, x, url)) {
+    xfer_release(x);
+    luaL_pushfail(L);
+    lua_insert(L, -2);
+    lua_pushliteral(L, "io");
+    return 3;
+  }
+  curl_easy_getinfo(x->easy, CURLINFO_EFFECTIVE_URL, &eff);
+  curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME_T, &usec);
+  lua_createtable(L, 0, 7);
+  lua_pushinteger(L, status);
+  lua_setfield(L, -2, "status");
+  lua_pushstring(L, eff ? eff : url);
+  lua_setfield(L, -2, "url");
+  lua_pushinteger(L, (lua_Integer)x->bytes);
+  lua_setfield(L, -2, "bytes");
+  lua_pushnumber(L, (lua_Number)usec / 1e6);
+  lua_setfield(L, -2, "seconds");
+  push_headers(L, x);
+  lua_setfield(L, -2, "headers");
+  if (x->download) {
+    lua_pushstring(L, x->path);
+    lua_setfield(L, -2, "path");
+  } else {
+    lua_pushlstring(L, x->body.p ? x->body.p : "", x->body.len);
+    buf_free(&x->body);  /* one copy of the body at a time, soon */
+    lua_setfield(L, -2, "body");
+  }
+  xfer_release(x);
+  return 1;
+}
+
+/* ---------------------------------------------------------------------
+** Lua-callable functions
+** ------------------------------------------------------------------ */
+
+/* curl.fetch(url [, opts]) */
+static int net_fetch(lua_State *L) {
+  int opts = lua_isnoneornil(L, 2) ? 0 : 2;
+  xfer *x;
+  int r;
+  luaL_checkstring(L, 1);
+  lua_settop(L, 2);
+  x = xfer_new(L);
+  if ((r = xfer_setup(L, x, "fetch", 1, opts, NULL)) != 0)
+    return r;
+  xfer_wait(L, x);
+  return xfer_finish(L, x, "fetch", 1);
+}
+
+/* curl.download(url, path [, opts]) */
+static int net_download(lua_State *L) {
+  int opts = lua_isnoneornil(L, 3) ? 0 : 3;
+  const char *path = luaL_checkstring(L, 2);
+  xfer *x;
+  int r;
+  luaL_checkstring(L, 1);
+  lua_settop(L, 3);
+  x = xfer_new(L);
+  if ((r = xfer_setup(L, x, "download", 1, opts, path)) != 0)
+    return r;
+  xfer_wait(L, x);
+  return xfer_finish(L, x, "download", 1);
+}
+
+/* curl.version(): libcurl's version text */
+static int net_curl_version(lua_State *L) {
+  lua_pushstring(L, curl_version());
+  return 1;
+}
+
+static const luaL_Reg transfer_meta[] = {
+  {"__gc", xfer_gc},
+  {"__close", xfer_gc},
+  {"__tostring", xfer_tostring},
+  {"__index", NULL},
+  {NULL, NULL}
+};
+
+static const luaL_Reg transfer_methods[] = {
+  {"close", xfer_close},
+  {NULL, NULL}
+};
+
+static const luaL_Reg fetch_funcs[] = {
+  {"fetch", net_fetch},
+  {"download", net_download},
+  {"curl_version", net_curl_version},
+  {NULL, NULL}
+};
 
 NB_EXPORT int luaopen_netbasics_curl(lua_State *L) {
   nb_open_common(L);
-  lua_newtable(L);
+  luaL_newmetatable(L, NB_TRANSFER_T);
+  luaL_setfuncs(L, transfer_meta, 0);
+  luaL_newlib(L, transfer_methods);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+  luaL_newlib(L, fetch_funcs);
   return 1;
 }
