@@ -19,6 +19,29 @@ int nb_fail(lua_State *L, const char *code, const char *fmt, ...) {
   return 3;
 }
 
+const char *nb_pushshown(lua_State *L, const char *s, size_t n) {
+  luaL_Buffer b;
+  size_t i, shown = n > NB_SHOWMAX ? NB_SHOWMAX : n;
+  luaL_buffinit(L, &b);
+  for (i = 0; i < shown; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      luaL_addchar(&b, (char)c);
+    } else {
+      char esc[5];
+      esc[0] = '\\';
+      esc[1] = (char)('0' + c / 100);
+      esc[2] = (char)('0' + c / 10 % 10);
+      esc[3] = (char)('0' + c % 10);
+      esc[4] = '\0';
+      luaL_addstring(&b, esc);
+    }
+  }
+  if (shown < n) luaL_addstring(&b, "...");
+  luaL_pushresult(&b);
+  return lua_tostring(L, -1);
+}
+
 void nb_checkinterrupt(lua_State *L) {
   if (*nb_interrupt_flag)
     luaL_error(L, "interrupted!");

@@ -33,6 +33,15 @@
 int nb_fail(lua_State *L, const char *code, const char *fmt, ...);
 
 /*
+** User input shown in a message: pushes (and returns) a copy of s[0..n)
+** that is safe to print on one line: bytes outside printable ASCII as
+** \ddd (as Lua's %q), and past NB_SHOWMAX bytes cut short with "...".
+** A 1 MB string or an embedded NUL never reaches a message whole.
+*/
+#define NB_SHOWMAX 64
+const char *nb_pushshown(lua_State *L, const char *s, size_t n);
+
+/*
 ** Ctrl-C. The host's SIGINT handler sets a flag whose address it stores
 ** in the registry under NB_INTERRUPT_KEY; nb_open_common() (called by
 ** every luaopen_*) finds it. A C loop that sees EINTR releases what it
@@ -79,7 +88,10 @@ int nb_parse_endpoint(const char *s, size_t n, nb_endpoint *ep);
 
 /*
 ** A DNS host name as users type it: 1..253 bytes, labels 1..63 of
-** letters, digits, '-' and '_', an optional final dot. 0 ok, -1 not.
+** letters, digits, '-' (not first or last) and '_', an optional final
+** dot. The last label may not be all digits nor "0x" and hex digits
+** (getaddrinfo would read "127.1" or "0x7f000001" as an address).
+** 0 ok, -1 not.
 */
 int nb_check_hostname(const char *s, size_t n);
 

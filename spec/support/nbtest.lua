@@ -105,7 +105,8 @@ function T.wait_port(port, timeout, proto)
     timeout or 10)
 end
 
--- T.spawn(cmd [, input]) -> proc: a background command; proc.pid,
+-- T.spawn(cmd [, input]) -> proc: a background shell command in its own
+-- process group (proc.pid is the group's leader); proc.pid,
 -- proc:alive(), proc:kill([sig]), proc:wait([timeout]) -> exit code,
 -- proc:out(), proc:err(). Always kill or wait (use finally()).
 local Proc = {}
@@ -118,10 +119,12 @@ function T.spawn(cmd, input)
     inp = d .. "/in"
     T.writefile(inp, input)
   end
+  -- its own session and process group, so that :kill reaches the
+  -- command and everything it started
   local p = io.popen(string.format(
-    "(%s) <%s >%s/out 2>%s/err & echo $! > %s/pid; "
-    .. "wait $!; echo $? > %s/rc.tmp; mv %s/rc.tmp %s/rc",
-    cmd, shquote(inp), d, d, d, d, d, d) .. " &")
+    "(setsid sh -c %s <%s >%s/out 2>%s/err & echo $! > %s/pid; "
+    .. "wait $!; echo $? > %s/rc.tmp; mv %s/rc.tmp %s/rc) >/dev/null 2>&1 &",
+    shquote(cmd), shquote(inp), d, d, d, d, d, d))
   p:close()
   local pid = T.until_true(function()
     return tonumber(slurp(d .. "/pid") or "")
@@ -135,7 +138,7 @@ end
 
 function Proc:kill(sig)
   if self:alive() then
-    os.execute(string.format("kill -%s %d 2>/dev/null", sig or "TERM",
+    os.execute(string.format("kill -s %s -- -%d 2>/dev/null", sig or "TERM",
       self.pid))
   end
 end

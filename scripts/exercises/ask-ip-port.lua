@@ -1,0 +1,78 @@
+-- Ask for an IP and port: Thanks! or Wrong!
+--
+-- The lesson's exercise: "Ask the user for an IP and port number. If the
+-- user gives you one, say 'Thanks!' If not, say 'Wrong!'"
+--
+--   netbasics ask-ip-port               asks until it gets a good answer
+--   netbasics ask-ip-port 1.2.3.4:80    checks that one, without asking
+--   echo 1.2.3.4:80 | netbasics ask-ip-port
+--
+-- An answer is an IPv4 address and a port ("185.172.165.184:9087"), or
+-- an IPv6 address in brackets and a port ("[::1]:9087"), checked the
+-- lesson's way (net.isipandport, net.parse_endpoint). A wrong answer says
+-- why and asks again; the end of input (Ctrl-D, or the end of a pipe)
+-- ends the exercise quietly. Exit status: 0 after "Thanks!", 1 if no
+-- good answer came.
+local net = require "netbasics"
+
+local EXAMPLE = "185.172.165.184:9087"
+
+-- "Thanks!" or "Wrong!" and the reason, for one answer
+local function check(answer)
+  answer = answer:match("^%s*(.-)%s*$")   -- spaces around are forgiven
+  if answer == "" then
+    return false, "You gave me nothing."
+  end
+  if answer:sub(1, 1) == "[" then
+    -- IPv6, which the lesson's function does not know: [address]:port
+    local ep = net.parse_endpoint(answer)
+    if not ep or ep.family ~= "inet6" then
+      return false, ("malformed socket in %s (an IPv6 address and a port "
+        .. "look like [::1]:9087)"):format(answer)
+    end
+    if ep.port == 0 then
+      return false, ("port out of range in %s (ports go from 1 to 65535)")
+        :format(answer)
+    end
+    return true, ep.port < 7 and ("port out of range in %s (ports below 7 "
+      .. "are unusual, but fine)"):format(answer) or nil
+  end
+  local ok, why = net.isipandport(answer)
+  if ok then
+    return true, why and (why .. " (ports below 7 are unusual, but fine)")
+  end
+  if why:match("^port") then
+    return false, why .. " (ports go from 1 to 65535)"
+  end
+  return false, why .. " (an IP and a port look like " .. EXAMPLE .. ")"
+end
+
+local function answer_to(s)
+  local ok, why = check(s)
+  if ok then
+    io.write("Thanks!", why and (" " .. why) or "", "\n")
+  else
+    io.write("Wrong! ", why, "\n")
+  end
+  return ok
+end
+
+-- answers given as arguments: no questions
+if arg and #arg > 0 then
+  local all = true
+  for i = 1, #arg do all = answer_to(arg[i]) and all end
+  os.exit(all and 0 or 1)
+end
+
+local echo = not os.execute("test -t 0")  -- a pipe: show what was read
+while true do
+  io.write("Give me an IP and port (like ", EXAMPLE, "): ")
+  io.stdout:flush()
+  local line = io.read("l")
+  if line == nil then
+    io.write("\n")                    -- end of input: stop, no fuss
+    os.exit(1)
+  end
+  if echo then io.write(line, "\n") end
+  if answer_to(line) then os.exit(0) end
+end
