@@ -69,6 +69,7 @@ typedef struct xfer {
   int bar;                   /* draw a bar on stderr */
   int barshown;
   int progress_fn;           /* stack index of the progress function or 0 */
+  int shown;                 /* stack index of the URL as messages show it */
   curl_off_t last_now;
   double last_draw;
   CURLcode result;
@@ -302,6 +303,30 @@ static size_t cb_header(char *data, size_t size, size_t nmemb, void *ud) {
 nomem:
   x->failcode = "memory";
   return 0;
+}
+
+/*
+** ** The URL as messages show it: one line whatever it holds (controls
+** and spaces as %XX, as they would travel), cut after 200 bytes.
+*/
+static const char *push_shown(lua_State *L, const char *s, size_t n) {
+  luaL_Buffer b;
+  size_t i, max = n > 200 ? 200 : n;
+  luaL_buffinit(L, &b);
+  for (i = 0; i < max; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c <= 0x20 || c == 0x7f) {
+      char hex[4];
+      snprintf(hex, sizeof hex, "%%%02X", c);
+      luaL_addstring(&b, hex);
+    } else {
+      luaL_addchar(&b, (char)c);
+    }
+  }
+  if (max < n)
+    luaL_addstring(&b, "...");
+  luaL_pushresult(&b);
+  return lua_tostring(L, -1);
 }
 
 /* ---------------------------------------------------------------------
@@ -546,7 +571,7 @@ static int xfer_setup(lua_State *L, xfer *x, const char *verb, int u,
                       int opts, const char *path) {
   size_t ulen, len;
   const char *url = luaL_checklstring(L, u, &ulen);
-  const char *s, *why, *protocols = NB_DEFAULT_PROTOCOLS;
+  const char *s, *why, *protocols = NB_DEFAULT_PROTOCOLS, *shown;
   char scheme[NB_SCHEME_MAX], redir[256];
   double timeout, connect_timeout, low_time;
   lua_Integer max_redirects, low_limit, max_bytes;
@@ -558,6 +583,8 @@ static int xfer_setup(lua_State *L, xfer *x, const char *verb, int u,
     luaL_checktype(L, opts, LUA_TTABLE);
     check_optnames(L, opts);
   }
+  shown = push_shown(L, url, ulen);  /* stays on the stack: x->shown */
+  x->shown = lua_gettop(L);
   timeout = opt_seconds(L, opts, "timeout", 0);
   connect_timeout = opt_seconds(L, opts, "connect_timeout", 15);
   low_time = opt_seconds(L, opts, "low_speed_time", 30);
@@ -583,10 +610,14 @@ static int xfer_setup(lua_State *L, xfer *x, const char *verb, int u,
     method = s;
   }
   body = opt_string(L, opts, "body", &bodylen);
-  if (getopt_(L, opts, "progress", LUA_TFUNCTION)) {
+  if (opts && lua_getfield(L, opts, "progress") == LUA_TFUNCTION) {
     x->progress_fn = lua_gettop(L);  /* stays there for the transfer */
-  } else if (getopt_(L, opts, "progress", LUA_TBOOLEAN)) {
-    x->bar = lua_toboolean(L, -1) && isatty(2);
+  } else if (opts) {
+    if (lua_type(L, -1) == LUA_TBOOLEAN)
+      x->bar = lua_toboolean(L, -1) && isatty(2);
+    else if (!lua_isnil(L, -1))
+      luaL_error(L, "option 'progress': boolean or function expected, "
+                 "got %s", luaL_typename(L, -1));
     lua_pop(L, 1);
   }
   x->max_bytes = max_bytes;
@@ -595,28 +626,31 @@ static int xfer_setup(lua_State *L, xfer *x, const char *verb, int u,
   why = nb_check_url(url, ulen, scheme);
   if (scheme[0] != '\0' && !nb_protocol_listed(protocols, scheme))
     return nb_fail(L, "protocol", "%s %s: protocol '%s' not allowed "
-                   "(allowed: %s)", verb, url, scheme, protocols);
+                   "(allowed: %s)", verb, shown, scheme, protocols);
   if (why)
-    return nb_fail(L, "malformed", "%s %s: the URL %s", verb,
-                   ulen > 200 ? "(a long URL)" : url, why);
+    return nb_fail(L, "malformed", "%s %s: the URL %s", verb, shown, why);
   x->download = path != NULL;
   if (path) {
     struct stat st;
     if (*path == '\0')
-      return nb_fail(L, "io", "%s %s: the path is empty", verb, url);
+      return nb_fail(L, "io", "%s %s: the path is empty", verb, shown);
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-      return nb_fail(L, "io", "%s %s to %s: is a directory", verb, url,
+      return nb_fail(L, "io", "%s %s to %s: is a directory", verb, shown,
                      path);
     if ((x->path = strdup(path)) == NULL)
       return luaL_error(L, "not enough memory");
     if ((e = open_tmpfile(x)) != 0)
       return nb_fail(L, "io", "%s %s to %s: cannot create a file beside "
-                     "it: %s", verb, url, path, strerror(e));
+                     "it: %s", verb, shown, path, strerror(e));
   }
   if (getopt_(L, opts, "headers", LUA_TTABLE)) {
-    if ((why = add_headers(L, x, lua_gettop(L))) != NULL)
-      return nb_fail(L, "malformed", "%s %s: header '%s' %s", verb, url,
-                     lua_tostring(L, -1), why);
+    if ((why = add_headers(L, x, lua_gettop(L))) != NULL) {
+      size_t nl;
+      const char *name = lua_tolstring(L, -1, &nl);
+      name = push_shown(L, name, nl);
+      return nb_fail(L, "malformed", "%s %s: header '%s' %s", verb, shown,
+                     name, why);
+    }
     lua_pop(L, 1);
   }
 
@@ -694,7 +728,7 @@ static int xfer_setup(lua_State *L, xfer *x, const char *verb, int u,
     return luaL_error(L, "cannot start libcurl");
   return 0;
 setfail:
-  return nb_fail(L, "curl", "%s %s: %s", verb, url,
+  return nb_fail(L, "curl", "%s %s: %s", verb, shown,
                  x->errbuf[0] ? x->errbuf : "libcurl refused an option");
 }
 
@@ -890,7 +924,7 @@ static int commit_file(lua_State *L, xfer *x, const char *url) {
 }
 
 static int xfer_finish(lua_State *L, xfer *x, const char *verb, int u) {
-  const char *url = lua_tostring(L, u);
+  const char *url = lua_tostring(L, x->shown);
   const char *code;
   char *eff = NULL;
   long status = 0, oserr = 0;
@@ -967,7 +1001,10 @@ static int xfer_finish(lua_State *L, xfer *x, const char *verb, int u) {
   lua_createtable(L, 0, 7);
   lua_pushinteger(L, status);
   lua_setfield(L, -2, "status");
-  lua_pushstring(L, eff ? eff : url);
+  if (eff)
+    lua_pushstring(L, eff);
+  else
+    lua_pushvalue(L, u);
   lua_setfield(L, -2, "url");
   lua_pushinteger(L, (lua_Integer)x->bytes);
   lua_setfield(L, -2, "bytes");
