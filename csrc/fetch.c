@@ -31,279 +31,12 @@
 #include <curl/curl.h>
 
 #include "netbasics.h"
+#include "transfer.h"
 
 #define NB_TRANSFER_T "netbasics.transfer"
 #define NB_USER_AGENT "netbasics/" NB_VERSION
-#define NB_BUFFERSIZE (512 * 1024)       /* libcurl's receive buffer */
 #define NB_TICK_MS 200                   /* Ctrl-C and progress cadence */
-#define NB_HEADERS_MAX (1024 * 1024)     /* response headers kept, bytes */
-#define NB_PREALLOC_MAX ((size_t)256 << 20)
 #define NB_DEFAULT_PROTOCOLS "http,https"
-
-/* a growing byte buffer */
-typedef struct nb_buf {
-  char *p;
-  size_t len, cap;
-} nb_buf;
-
-typedef struct xfer {
-  CURL *easy;
-  CURLM *multi;
-  struct curl_slist *reqhdrs;
-  int download;              /* 1: body to a file, 0: to memory */
-  int fd;                    /* download: the temporary file, or -1 */
-  char *tmppath;             /* its name while it must be removed */
-  char *path;                /* download: where it goes on success */
-  mode_t mode;               /* download: the permissions it gets */
-  nb_buf body;               /* fetch: the body */
-  nb_buf hdrs;               /* the last response's headers: name\0value\0 */
-  char reason[64];           /* the last status line's reason phrase */
-  curl_off_t bytes;          /* body bytes delivered */
-  curl_off_t max_bytes;      /* -1: no limit */
-  const char *failcode;      /* set in a callback: "toobig", "io", ... */
-  int failerrno;             /* with "io": the errno of write() */
-  int done;                  /* the transfer ended (result is valid) */
-  int stopped;               /* the progress function returned false */
-  int interrupted;           /* Ctrl-C */
-  int lua_error;             /* the progress function raised (on stack) */
-  int bar;                   /* draw a bar on stderr */
-  int barshown;
-  int progress_fn;           /* stack index of the progress function or 0 */
-  int shown;                 /* stack index of the URL as messages show it */
-  curl_off_t last_now;
-  double last_draw;
-  CURLcode result;
-  char errbuf[CURL_ERROR_SIZE];
-} xfer;
-
-/* ---------------------------------------------------------------------
-** Helpers (no Lua)
-** ------------------------------------------------------------------ */
-
-static double monotonic(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* grow `b` to hold `need` more bytes: 0 ok, -1 out of memory */
-static int buf_reserve(nb_buf *b, size_t need) {
-  size_t cap;
-  char *p;
-  if (b->cap - b->len >= need)
-    return 0;
-  if (need > SIZE_MAX / 2 - b->len)
-    return -1;
-  cap = b->cap ? b->cap : 4096;
-  while (cap - b->len < need)
-    cap *= 2;
-  p = realloc(b->p, cap);
-  if (p == NULL)
-    return -1;
-  b->p = p;
-  b->cap = cap;
-  return 0;
-}
-
-static int buf_add(nb_buf *b, const char *s, size_t n) {
-  if (buf_reserve(b, n) != 0)
-    return -1;
-  memcpy(b->p + b->len, s, n);
-  b->len += n;
-  return 0;
-}
-
-static void buf_free(nb_buf *b) {
-  free(b->p);
-  b->p = NULL;
-  b->len = b->cap = 0;
-}
-
-/* write all of `n` bytes: 0 or an errno */
-static int write_all(int fd, const char *p, size_t n) {
-  while (n > 0) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR)
-        continue;
-      return errno;
-    }
-    p += w;
-    n -= (size_t)w;
-  }
-  return 0;
-}
-
-/* the permissions a new file gets: 0666 less the umask */
-static mode_t newfile_mode(void) {
-  mode_t u = umask(022);
-  umask(u);
-  return 0666 & ~u;
-}
-
-static const char *basename_of(const char *path) {
-  const char *slash = strrchr(path, '/');
-  return slash ? slash + 1 : path;
-}
-
-/* curl's outcome as one of API.md's codes */
-static const char *code_of(CURLcode rc, long oserr) {
-  switch (rc) {
-    case CURLE_OPERATION_TIMEDOUT:
-      return "timeout";
-    case CURLE_COULDNT_CONNECT:
-      if (oserr == ENETUNREACH || oserr == EHOSTUNREACH)
-        return "unreachable";
-      return "refused";
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY:
-      return "resolve";
-    case CURLE_UNSUPPORTED_PROTOCOL:
-      return "protocol";
-    case CURLE_URL_MALFORMAT:
-      return "malformed";
-    case CURLE_TOO_MANY_REDIRECTS:
-      return "redirects";
-    case CURLE_FILESIZE_EXCEEDED:
-      return "toobig";
-    case CURLE_HTTP_RETURNED_ERROR:
-      return "http";
-    case CURLE_PARTIAL_FILE:
-    case CURLE_RECV_ERROR:
-    case CURLE_SEND_ERROR:
-    case CURLE_GOT_NOTHING:
-      return "closed";
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CIPHER:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_ISSUER_ERROR:
-    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-    case CURLE_SSL_INVALIDCERTSTATUS:
-    case CURLE_SSL_ENGINE_NOTFOUND:
-    case CURLE_SSL_ENGINE_SETFAILED:
-    case CURLE_SSL_ENGINE_INITFAILED:
-    case CURLE_SSL_CRL_BADFILE:
-    case CURLE_SSL_SHUTDOWN_FAILED:
-      return "tls";
-    case CURLE_WEIRD_SERVER_REPLY:
-    case CURLE_HTTP2:
-    case CURLE_HTTP2_STREAM:
-    case CURLE_HTTP3:
-    case CURLE_BAD_CONTENT_ENCODING:
-    case CURLE_RANGE_ERROR:
-      return "protocol";
-    case CURLE_OUT_OF_MEMORY:
-      return "memory";
-    case CURLE_WRITE_ERROR:
-      return "io";
-    default:
-      return "curl";
-  }
-}
-
-/* ---------------------------------------------------------------------
-** libcurl callbacks: C buffers and flags only, never a lua_* call
-** ------------------------------------------------------------------ */
-
-static size_t cb_write(char *data, size_t size, size_t nmemb, void *ud) {
-  xfer *x = ud;
-  size_t n = size * nmemb;
-  if (x->max_bytes >= 0 && (curl_off_t)n > x->max_bytes - x->bytes) {
-    x->failcode = "toobig";
-    return 0;
-  }
-  if (x->download) {
-    int e = write_all(x->fd, data, n);
-    if (e != 0) {
-      x->failcode = "io";
-      x->failerrno = e;
-      return 0;
-    }
-  } else {
-    if (x->body.cap == 0) {
-      /* the whole body at once when its length is known (bounded: a
-      ** server may announce more than it sends) */
-      curl_off_t cl = -1;
-      curl_easy_getinfo(x->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
-      if (cl > 0 && (x->max_bytes < 0 || cl <= x->max_bytes)
-          && (size_t)cl <= NB_PREALLOC_MAX)
-        buf_reserve(&x->body, (size_t)cl + 1);
-    }
-    if (buf_add(&x->body, data, n) != 0) {
-      x->failcode = "memory";
-      return 0;
-    }
-  }
-  x->bytes += (curl_off_t)n;
-  return n;
-}
-
-/*
-** ** One header line per call, CRLF included. A status line starts a new
-** response (after a redirect or a 100 Continue): forget what came
-** before, so the headers are those of the final response. Names are
-** lower-cased; a folded line (obs-fold) continues the last value.
-*/
-static size_t cb_header(char *data, size_t size, size_t nmemb, void *ud) {
-  xfer *x = ud;
-  size_t n = size * nmemb, len = n, i, name;
-  while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
-    len--;
-  if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) {
-    const char *p = memchr(data, ' ', len), *r;
-    x->hdrs.len = 0;
-    x->reason[0] = '\0';
-    if (p && (r = memchr(p + 1, ' ', len - (size_t)(p + 1 - data)))) {
-      size_t rl = len - (size_t)(r + 1 - data);
-      if (rl >= sizeof x->reason)
-        rl = sizeof x->reason - 1;
-      memcpy(x->reason, r + 1, rl);
-      x->reason[rl] = '\0';
-    }
-    return n;
-  }
-  if (len == 0)
-    return n;
-  if (x->hdrs.len + len + 2 > NB_HEADERS_MAX) {
-    x->failcode = "toobig";
-    return 0;
-  }
-  if (data[0] == ' ' || data[0] == '\t') {  /* obs-fold */
-    if (x->hdrs.len == 0)
-      return n;
-    while (len > 0 && (data[0] == ' ' || data[0] == '\t'))
-      data++, len--;
-    x->hdrs.p[x->hdrs.len - 1] = ' ';  /* the value's NUL */
-    if (buf_add(&x->hdrs, data, len) != 0 || buf_add(&x->hdrs, "", 1) != 0)
-      goto nomem;
-    return n;
-  }
-  for (name = 0; name < len && data[name] != ':'; name++)
-    ;
-  if (name == 0 || name == len)
-    return n;  /* not a header line: ignore it */
-  if (buf_reserve(&x->hdrs, len + 2) != 0)
-    goto nomem;
-  for (i = 0; i < name; i++) {
-    int c = (unsigned char)data[i];
-    x->hdrs.p[x->hdrs.len++] = (char)((c >= 'A' && c <= 'Z') ? c + 32 : c);
-  }
-  x->hdrs.p[x->hdrs.len++] = '\0';
-  i = name + 1;
-  while (i < len && (data[i] == ' ' || data[i] == '\t'))
-    i++;
-  while (len > i && (data[len - 1] == ' ' || data[len - 1] == '\t'))
-    len--;
-  memcpy(x->hdrs.p + x->hdrs.len, data + i, len - i);
-  x->hdrs.len += len - i;
-  x->hdrs.p[x->hdrs.len++] = '\0';
-  return n;
-nomem:
-  x->failcode = "memory";
-  return 0;
-}
 
 /*
 ** ** The URL as messages show it: one line whatever it holds (controls
@@ -333,31 +66,6 @@ static const char *push_shown(lua_State *L, const char *s, size_t n) {
 ** The transfer object
 ** ------------------------------------------------------------------ */
 
-static void xfer_release(xfer *x) {
-  if (x->multi && x->easy)
-    curl_multi_remove_handle(x->multi, x->easy);
-  if (x->easy)
-    curl_easy_cleanup(x->easy);
-  if (x->multi)
-    curl_multi_cleanup(x->multi);
-  x->easy = NULL;
-  x->multi = NULL;
-  curl_slist_free_all(x->reqhdrs);
-  x->reqhdrs = NULL;
-  if (x->fd >= 0)
-    close(x->fd);
-  x->fd = -1;
-  if (x->tmppath) {
-    unlink(x->tmppath);
-    free(x->tmppath);
-    x->tmppath = NULL;
-  }
-  free(x->path);
-  x->path = NULL;
-  buf_free(&x->body);
-  buf_free(&x->hdrs);
-}
-
 static xfer *xfer_new(lua_State *L) {
   xfer *x = lua_newuserdatauv(L, sizeof *x, 0);
   memset(x, 0, sizeof *x);
@@ -369,12 +77,12 @@ static xfer *xfer_new(lua_State *L) {
 }
 
 static int xfer_gc(lua_State *L) {
-  xfer_release(luaL_checkudata(L, 1, NB_TRANSFER_T));
+  nb_xfer_release(luaL_checkudata(L, 1, NB_TRANSFER_T));
   return 0;
 }
 
 static int xfer_close(lua_State *L) {
-  xfer_release(luaL_checkudata(L, 1, NB_TRANSFER_T));
+  nb_xfer_release(luaL_checkudata(L, 1, NB_TRANSFER_T));
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -525,42 +233,6 @@ static const char *add_headers(lua_State *L, xfer *x, int t) {
   return NULL;
 }
 
-/* the temporary file beside x->path: mkstemp (O_EXCL: a planted symlink
-** or file is never followed nor reused). 0 or an errno */
-static int open_tmpfile(xfer *x) {
-  const char *base = basename_of(x->path);
-  size_t dirlen = (size_t)(base - x->path), blen = strlen(base);
-  struct stat st;
-  if (blen > 200)
-    blen = 200;  /* stay under NAME_MAX with the suffix */
-  x->tmppath = malloc(dirlen + blen + 16);
-  if (x->tmppath == NULL)
-    return ENOMEM;
-  sprintf(x->tmppath, "%.*s.%.*s.XXXXXX", (int)dirlen, x->path, (int)blen,
-          base);
-  x->fd = mkostemp(x->tmppath, O_CLOEXEC);
-  if (x->fd < 0) {
-    int e = errno;
-    free(x->tmppath);
-    x->tmppath = NULL;
-    return e;
-  }
-  /* a file replaced keeps its permissions, as with open(path, "w") */
-  if (stat(x->path, &st) == 0 && S_ISREG(st.st_mode))
-    x->mode = st.st_mode & 0777;
-  else
-    x->mode = newfile_mode();
-  return 0;
-}
-
-static void global_init(void) {
-  static int done = 0;
-  if (!done) {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    done = 1;
-  }
-}
-
 /*
 ** ** Reads url (stack index `u`), options (`opts`, 0 if none) and, for a
 ** download, the target `path`; returns 0, or pushes nil, msg, code and
@@ -639,7 +311,7 @@ static int xfer_setup(lua_State *L, xfer *x, const char *verb, int u,
                      path);
     if ((x->path = strdup(path)) == NULL)
       return luaL_error(L, "not enough memory");
-    if ((e = open_tmpfile(x)) != 0)
+    if ((e = nb_xfer_tmpfile(x)) != 0)
       return nb_fail(L, "io", "%s %s to %s: cannot create a file beside "
                      "it: %s", verb, shown, path, strerror(e));
   }
@@ -672,7 +344,7 @@ static int xfer_setup(lua_State *L, xfer *x, const char *verb, int u,
     }
   }
 
-  global_init();
+  nb_curl_init();
   if ((x->easy = curl_easy_init()) == NULL
       || (x->multi = curl_multi_init()) == NULL)
     return luaL_error(L, "cannot start libcurl");
@@ -703,9 +375,9 @@ static int xfer_setup(lua_State *L, xfer *x, const char *verb, int u,
   if (max_bytes >= 0)
     SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max_bytes);
   SET(CURLOPT_BUFFERSIZE, (long)NB_BUFFERSIZE);
-  SET(CURLOPT_WRITEFUNCTION, cb_write);
+  SET(CURLOPT_WRITEFUNCTION, nb_xfer_write);
   SET(CURLOPT_WRITEDATA, x);
-  SET(CURLOPT_HEADERFUNCTION, cb_header);
+  SET(CURLOPT_HEADERFUNCTION, nb_xfer_header);
   SET(CURLOPT_HEADERDATA, x);
   if (x->download)
     SET(CURLOPT_FAILONERROR, 1L);
@@ -735,64 +407,6 @@ setfail:
 /* ---------------------------------------------------------------------
 ** xfer_wait: the loop (Ctrl-C, bar and progress function between polls)
 ** ------------------------------------------------------------------ */
-
-/* "12.3 MiB" */
-static void human(char *out, size_t size, double v) {
-  static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int u = 0;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    u++;
-  }
-  if (u == 0)
-    snprintf(out, size, "%.0f B", v);
-  else
-    snprintf(out, size, "%.1f %s", v, units[u]);
-}
-
-/*
-** ** A bar like curl's: percent, bytes, rate and time left (or the total
-** time at the end), redrawn at most five times a second on stderr.
-*/
-static void draw_bar(xfer *x, int final) {
-  curl_off_t now = 0, total = -1, rate = 0, usec = 0;
-  char a[32], b[32], r[32], line[160];
-  double t = monotonic();
-  int n, width = 30, fill;
-  if (!final && t - x->last_draw < 0.2)
-    return;
-  x->last_draw = t;
-  curl_easy_getinfo(x->easy, CURLINFO_SIZE_DOWNLOAD_T, &now);
-  curl_easy_getinfo(x->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &total);
-  curl_easy_getinfo(x->easy, CURLINFO_SPEED_DOWNLOAD_T, &rate);
-  curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME_T, &usec);
-  human(a, sizeof a, (double)now);
-  human(r, sizeof r, (double)rate);
-  if (total > 0) {
-    double f = (double)now / (double)total;
-    double left = rate > 0 ? (double)(total - now) / (double)rate : -1;
-    long secs = final ? (long)(usec / 1000000) : (long)left;
-    if (f > 1)
-      f = 1;
-    fill = (int)(f * width);
-    human(b, sizeof b, (double)total);
-    n = snprintf(line, sizeof line,
-                 "\r%5.1f%% [%.*s%*s] %s of %s  %s/s  ", f * 100, fill,
-                 "##############################", width - fill, "", a, b, r);
-    if (final || left >= 0)
-      snprintf(line + n, sizeof line - (size_t)n, "%ld:%02ld %s   ",
-               secs / 60, secs % 60, final ? "total" : "left");
-  } else {
-    long secs = (long)(usec / 1000000);
-    snprintf(line, sizeof line, "\r%s  %s/s  %ld:%02ld   ", a, r, secs / 60,
-             secs % 60);
-  }
-  fputs(line, stderr);
-  if (final)
-    fputc('\n', stderr);
-  fflush(stderr);
-  x->barshown = 1;
-}
 
 /* the progress function with now, total (nil if unknown) when `now`
 ** changed; a Lua error is kept on the stack and ends the transfer */
@@ -837,7 +451,7 @@ static void xfer_wait(lua_State *L, xfer *x) {
       return;
     }
     if (x->bar)
-      draw_bar(x, 0);
+      nb_xfer_bar(x, 0);
     if (x->progress_fn) {
       call_progress(L, x, 0);
       if (x->lua_error || x->stopped)
@@ -930,16 +544,16 @@ static int xfer_finish(lua_State *L, xfer *x, const char *verb, int u) {
   long status = 0, oserr = 0;
   curl_off_t usec = 0;
   if (x->lua_error) {
-    xfer_release(x);
+    nb_xfer_release(x);
     return lua_error(L);  /* the progress function's error, on top */
   }
   if (x->interrupted) {
-    xfer_release(x);
+    nb_xfer_release(x);
     nb_checkinterrupt(L);
     return nb_fail(L, "interrupted", "%s %s: interrupted", verb, url);
   }
   if (x->stopped) {
-    xfer_release(x);
+    nb_xfer_release(x);
     return nb_fail(L, "stopped", "%s %s: stopped by the progress function",
                    verb, url);
   }
@@ -968,9 +582,9 @@ static int xfer_finish(lua_State *L, xfer *x, const char *verb, int u) {
     } else {
       lua_pushfstring(L, "%s %s: %s", verb, url, x->errbuf[0]
                       ? x->errbuf : curl_easy_strerror(x->result));
-      code = code_of(x->result, oserr);
+      code = nb_xfer_code(x->result, oserr);
     }
-    xfer_release(x);
+    nb_xfer_release(x);
     luaL_pushfail(L);
     lua_insert(L, -2);
     lua_pushstring(L, code);
@@ -981,16 +595,16 @@ static int xfer_finish(lua_State *L, xfer *x, const char *verb, int u) {
     return 3;
   }
   if (x->bar)
-    draw_bar(x, 1);
+    nb_xfer_bar(x, 1);
   if (x->progress_fn) {
     call_progress(L, x, 1);
     if (x->lua_error) {
-      xfer_release(x);
+      nb_xfer_release(x);
       return lua_error(L);
     }
   }
   if (x->download && !commit_file(L, x, url)) {
-    xfer_release(x);
+    nb_xfer_release(x);
     luaL_pushfail(L);
     lua_insert(L, -2);
     lua_pushliteral(L, "io");
@@ -1017,10 +631,10 @@ static int xfer_finish(lua_State *L, xfer *x, const char *verb, int u) {
     lua_setfield(L, -2, "path");
   } else {
     lua_pushlstring(L, x->body.p ? x->body.p : "", x->body.len);
-    buf_free(&x->body);  /* one copy of the body at a time, soon */
+    nb_buf_free(&x->body);  /* one copy of the body at a time, soon */
     lua_setfield(L, -2, "body");
   }
-  xfer_release(x);
+  nb_xfer_release(x);
   return 1;
 }
 
