@@ -301,6 +301,17 @@ static int xfer_setup(lua_State *L, xfer *x, const char *verb, int u,
                    "(allowed: %s)", verb, shown, scheme, protocols);
   if (why)
     return nb_fail(L, "malformed", "%s %s: the URL %s", verb, shown, why);
+  if (getopt_(L, opts, "headers", LUA_TTABLE)) {
+    if ((why = add_headers(L, x, lua_gettop(L))) != NULL) {
+      size_t nl;
+      const char *name = lua_tolstring(L, -1, &nl);
+      name = push_shown(L, name, nl);
+      return nb_fail(L, "malformed", "%s %s: header '%s' %s", verb, shown,
+                     name, why);
+    }
+    lua_pop(L, 1);
+  }
+
   x->download = path != NULL;
   if (path) {
     struct stat st;
@@ -314,16 +325,6 @@ static int xfer_setup(lua_State *L, xfer *x, const char *verb, int u,
     if ((e = nb_xfer_tmpfile(x)) != 0)
       return nb_fail(L, "io", "%s %s to %s: cannot create a file beside "
                      "it: %s", verb, shown, path, strerror(e));
-  }
-  if (getopt_(L, opts, "headers", LUA_TTABLE)) {
-    if ((why = add_headers(L, x, lua_gettop(L))) != NULL) {
-      size_t nl;
-      const char *name = lua_tolstring(L, -1, &nl);
-      name = push_shown(L, name, nl);
-      return nb_fail(L, "malformed", "%s %s: header '%s' %s", verb, shown,
-                     name, why);
-    }
-    lua_pop(L, 1);
   }
 
   /* a redirect never goes to file: (nor to what was not allowed) */
@@ -346,8 +347,10 @@ static int xfer_setup(lua_State *L, xfer *x, const char *verb, int u,
 
   nb_curl_init();
   if ((x->easy = curl_easy_init()) == NULL
-      || (x->multi = curl_multi_init()) == NULL)
+      || (x->multi = curl_multi_init()) == NULL) {
+    nb_xfer_release(x);
     return luaL_error(L, "cannot start libcurl");
+  }
   SET(CURLOPT_ERRORBUFFER, x->errbuf);
   SET(CURLOPT_NOSIGNAL, 1L);
   SET(CURLOPT_URL, url);
@@ -396,8 +399,10 @@ static int xfer_setup(lua_State *L, xfer *x, const char *verb, int u,
     else if (!(strcmp(method, "POST") == 0 && body))
       SET(CURLOPT_CUSTOMREQUEST, method);
   }
-  if (curl_multi_add_handle(x->multi, x->easy) != CURLM_OK)
+  if (curl_multi_add_handle(x->multi, x->easy) != CURLM_OK) {
+    nb_xfer_release(x);
     return luaL_error(L, "cannot start libcurl");
+  }
   return 0;
 setfail:
   return nb_fail(L, "curl", "%s %s: %s", verb, shown,
@@ -543,6 +548,8 @@ static int xfer_finish(lua_State *L, xfer *x, const char *verb, int u) {
   char *eff = NULL;
   long status = 0, oserr = 0;
   curl_off_t usec = 0;
+  if (x->barshown && !(x->done && x->result == CURLE_OK))
+    fputc('\n', stderr);  /* the message starts on a line of its own */
   if (x->lua_error) {
     nb_xfer_release(x);
     return lua_error(L);  /* the progress function's error, on top */
@@ -650,8 +657,10 @@ static int net_fetch(lua_State *L) {
   luaL_checkstring(L, 1);
   lua_settop(L, 2);
   x = xfer_new(L);
-  if ((r = xfer_setup(L, x, "fetch", 1, opts, NULL)) != 0)
+  if ((r = xfer_setup(L, x, "fetch", 1, opts, NULL)) != 0) {
+    nb_xfer_release(x);
     return r;
+  }
   xfer_wait(L, x);
   return xfer_finish(L, x, "fetch", 1);
 }
@@ -665,8 +674,10 @@ static int net_download(lua_State *L) {
   luaL_checkstring(L, 1);
   lua_settop(L, 3);
   x = xfer_new(L);
-  if ((r = xfer_setup(L, x, "download", 1, opts, path)) != 0)
+  if ((r = xfer_setup(L, x, "download", 1, opts, path)) != 0) {
+    nb_xfer_release(x);  /* no temporary file waits for the collector */
     return r;
+  }
   xfer_wait(L, x);
   return xfer_finish(L, x, "download", 1);
 }

@@ -176,6 +176,8 @@ describe("net.download", function()
           return ("http://127.0.0.1:%d/"):format(T.free_port())
         end, {}, "refused" },
       { "a malformed URL", function() return "http://x/a b" end, {}, "malformed" },
+      { "a malformed header", function() return web:url("/page.html") end,
+        { headers = { ["X-A"] = "a\r\nX-B: b" } }, "malformed" },
       { "the progress function saying stop", function() return web:url("/slow/text.txt") end,
         { progress = function() return false end }, "stopped" },
     }

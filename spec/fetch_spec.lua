@@ -347,6 +347,26 @@ describe("net.fetch", function()
       end)
     end
 
+    it("random bytes: always malformed or protocol, one-line messages", function()
+      -- protocols = "q" (no q in the alphabet): whatever passes the
+      -- checks is refused before any connection or name lookup is tried
+      math.randomseed(5)
+      local alphabet = "htps:/?#@[]%.-_~\\\r\n\t \0\127\200\255abcxyz019"
+      for i = 1, 3000 do
+        local n = math.random(0, 40)
+        local t = {}
+        for j = 1, n do
+          local k = math.random(1, #alphabet)
+          t[j] = alphabet:sub(k, k)
+        end
+        local url = (i % 2 == 0 and "http://" or "") .. table.concat(t)
+        local r, msg, code = net.fetch(url, { protocols = "q" })
+        assert.is_nil(r)
+        assert.is_truthy(code == "malformed" or code == "protocol", code)
+        assert.is_nil(msg:find("[\r\n%z]"), msg)
+      end
+    end)
+
     it("an empty header value is sent empty", function()
       local r = assert(net.fetch(web:url("/echo"), { headers = { ["X-Test"] = "" } }))
       assert.equal("GET  netbasics/" .. net._VERSION, r.body)
