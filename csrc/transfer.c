@@ -327,40 +327,44 @@ static void human(char *out, size_t size, double v) {
 */
 void nb_xfer_bar(xfer *x, int final) {
   curl_off_t now = 0, total = -1, rate = 0, usec = 0;
-  char a[32], b[32], r[32], line[160];
+  char a[32], b[32], r[32], line[128];
   double t = monotonic();
-  int n, width = 30, fill;
+  int n, width = 16, fill;
   if (!final && t - x->last_draw < 0.2)
     return;
-  x->last_draw = t;
   curl_easy_getinfo(x->easy, CURLINFO_SIZE_DOWNLOAD_T, &now);
   curl_easy_getinfo(x->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &total);
   curl_easy_getinfo(x->easy, CURLINFO_SPEED_DOWNLOAD_T, &rate);
   curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME_T, &usec);
-  human(a, sizeof a, (double)now);
+  if (!final && now == 0)
+    return;  /* nothing to show before the body starts */
+  x->last_draw = t;
   human(r, sizeof r, (double)rate);
   if (total > 0) {
+    /* bytes as they travel (compressed, if so), as the length is */
     double f = (double)now / (double)total;
     double left = rate > 0 ? (double)(total - now) / (double)rate : -1;
     long secs = final ? (long)(usec / 1000000) : (long)left;
     if (f > 1)
       f = 1;
     fill = (int)(f * width);
+    human(a, sizeof a, (double)now);
     human(b, sizeof b, (double)total);
-    n = snprintf(line, sizeof line,
-                 "\r%5.1f%% [%.*s%*s] %s of %s  %s/s  ", f * 100, fill,
-                 "##############################", width - fill, "", a, b, r);
-    if (final || left >= 0)
-      snprintf(line + n, sizeof line - (size_t)n, "%ld:%02ld %s   ",
-               secs / 60, secs % 60, final ? "total" : "left");
+    n = snprintf(line, sizeof line, "%5.1f%% [%.*s%*s] %s of %s  %s/s  ",
+                 f * 100, fill, "################",
+                 width - fill, "", a, b, r);
+    if (n > 0 && (size_t)n < sizeof line && (final || left >= 0))
+      snprintf(line + n, sizeof line - (size_t)n, "%ld:%02ld %s", secs / 60,
+               secs % 60, final ? "total" : "left");
   } else {
+    /* no length known: the body's bytes so far */
     long secs = (long)(usec / 1000000);
-    snprintf(line, sizeof line, "\r%s  %s/s  %ld:%02ld   ", a, r, secs / 60,
+    human(a, sizeof a, (double)x->bytes);
+    snprintf(line, sizeof line, "%s  %s/s  %ld:%02ld", a, r, secs / 60,
              secs % 60);
   }
-  fputs(line, stderr);
-  if (final)
-    fputc('\n', stderr);
+  /* one width, so a shorter line covers a longer one */
+  fprintf(stderr, "\r%-79s%s", line, final ? "\n" : "");
   fflush(stderr);
   x->barshown = 1;
 }
