@@ -381,6 +381,14 @@ describe("net.fetch", function()
       assert.has_error(function() net.fetch({}) end)
       assert.has_error(function() net.fetch(u, "opts") end)
     end)
+    it("names the caller's line, before and after libcurl is loaded", function()
+      for _ = 1, 2 do
+        local _, e = pcall(function() net.fetch(u, { tiemout = 1 }) end)
+        assert.matches("fetch_spec%.lua:%d+: unknown option 'tiemout'$", e)
+        _, e = pcall(function() net.download(u, "x", { max_bytes = "a lot" }) end)
+        assert.matches("fetch_spec%.lua:%d+: option 'max_bytes': number expected, got string$", e)
+      end
+    end)
     it("unknown options and wrong option types", function()
       assert.has_error(function() net.fetch(u, { tiemout = 1 }) end,
         "unknown option 'tiemout'")

@@ -5,25 +5,35 @@
 return function(M)
   local curl  -- netbasics.curl, once loaded
 
-  -- on first use: load libcurl, then call it directly from then on
   local function lib()
-    if not curl then
-      curl = require "netbasics.curl"
-      M.fetch, M.download = curl.fetch, curl.download
-    end
+    if not curl then curl = require "netbasics.curl" end
     return curl
+  end
+
+  -- A misuse error raised in C (unknown option, wrong type) names no
+  -- place: give it the caller's line, as a Lua library would. An error
+  -- that names one already (from a progress function) passes unchanged.
+  local function raise(e)
+    if type(e) == "string" and not e:find("^[^\n]-:%d+: ") then
+      error(e, 3)
+    end
+    error(e, 0)
   end
 
   -- net.fetch(url [, opts]) -> {status=, body=, headers=, url=, bytes=,
   -- seconds=} or nil, msg, code
   function M.fetch(url, opts)
-    return lib().fetch(url, opts)
+    local ok, a, b, c, d = pcall(lib().fetch, url, opts)
+    if not ok then raise(a) end
+    return a, b, c, d
   end
 
   -- net.download(url, path [, opts]) -> {status=, path=, bytes=, url=,
-  -- seconds=, headers=} or nil, msg, code
+  -- seconds=, headers=} or nil, msg, code [, status]
   function M.download(url, path, opts)
-    return lib().download(url, path, opts)
+    local ok, a, b, c, d = pcall(lib().download, url, path, opts)
+    if not ok then raise(a) end
+    return a, b, c, d
   end
 
   -- net.file_url(path) -> "file:///absolute/path" (percent-encoded), the
