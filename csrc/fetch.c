@@ -13,19 +13,19 @@
 **                function are handled between polls, never in a callback);
 **   xfer_finish  turns the outcome into Lua values: fsync and rename for a
 **                download, the body and headers for a fetch, or nil, msg,
-**                code; then xfer_release frees everything.
-** The state lives in a userdata whose __gc also calls xfer_release, so a
-** Lua error (out of memory while pushing results) leaks nothing and leaves
-** no temporary file. libcurl callbacks only fill C buffers and flags.
+**                code; then nb_xfer_release frees everything.
+** The engine under them (buffers, libcurl's callbacks, the temporary file,
+** the bar) is plain C in transfer.c. The state lives in a userdata whose
+** __gc also calls nb_xfer_release, so a Lua error (out of memory while
+** pushing results) leaks nothing and leaves no temporary file. libcurl's
+** callbacks only fill C buffers and flags.
 */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
