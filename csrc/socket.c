@@ -46,6 +46,11 @@ nb_sock *nb_checkopen(lua_State *L, int i) {
   nb_sock *s = nb_tosock(L, i);
   if (s->fd < 0)
     luaL_error(L, "attempt to use a closed socket");
+  if (!s->tasked && nb_task_of(L) != NULL) {
+    /* in a task a call waits on the loop, never in the kernel */
+    if (s->timeout < 0) nb_setblocking(s->fd, 0);
+    s->tasked = 1;
+  }
   return s;
 }
 
@@ -64,6 +69,7 @@ nb_sock *nb_newsock(lua_State *L, int family, int type) {
 /* the one release function: close(), __gc and __close */
 void nb_sock_release(nb_sock *s) {
   if (s->fd >= 0) {
+    nb_loop_forget(s->fd);  /* wakes a task waiting on it */
     close(s->fd);  /* no retry on EINTR: Linux has closed it anyway */
     s->fd = -1;
   }
@@ -79,7 +85,9 @@ static int net_socket(lua_State *L) {
   int family = nb_checkfamily(L, 1, AF_INET);
   int type = nb_checktype(L, 2, SOCK_STREAM);
   nb_sock *s = nb_newsock(L, family, type);
-  int fd = socket(family, type | SOCK_CLOEXEC, 0);
+  int intask = nb_task_of(L) != NULL;
+  int fd = socket(family, type | SOCK_CLOEXEC | (intask ? SOCK_NONBLOCK : 0),
+                  0);
   if (fd < 0) {
     int e = errno;
     char text[128];
@@ -87,6 +95,8 @@ static int net_socket(lua_State *L) {
     return nb_fail(L, nb_errcode(e), "socket: %s", text);
   }
   s->fd = fd;
+  s->tasked = intask;
+  nb_task_hold(L, -1);
   return 1;
 }
 
@@ -276,15 +286,19 @@ done:
 static int sock_accept(lua_State *L) {
   nb_sock *s = nb_checkopen(L, 1);
   double deadline = nb_deadline_of(s);
+  int top = lua_gettop(L), intask = s->tasked && nb_task_of(L) != NULL;
   nb_sock *c = nb_newsock(L, s->family, s->type);  /* closed until accepted */
   struct sockaddr_storage ss;
   for (;;) {
     socklen_t len = sizeof ss;
-    int fd = accept4(s->fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
+    int fd = accept4(s->fd, (struct sockaddr *)&ss, &len,
+                     SOCK_CLOEXEC | (intask ? SOCK_NONBLOCK : 0));
     if (fd >= 0) {
       c->fd = fd;
       c->family = ss.ss_family;
+      c->tasked = intask;
       if (len <= sizeof c->peer) memcpy(&c->peer, &ss, len);
+      nb_task_hold(L, -1);
       nb_pushaddr(L, (struct sockaddr *)&ss);
       return 3;
     }
@@ -295,8 +309,11 @@ static int sock_accept(lua_State *L) {
       case ECONNABORTED:  /* that client left already: wait for the next */
         break;
       case EAGAIN: {
-        int e = nb_waitfd(L, s->fd, POLLIN, deadline);
+        int e;
+        lua_settop(L, top);  /* a task waits with its arguments only */
+        e = nb_waitfd(L, s->fd, POLLIN, deadline);
         if (e != 0) return nb_sockfail(L, s, "accept", e);
+        c = nb_newsock(L, s->family, s->type);
         break;
       }
       default:
@@ -304,6 +321,7 @@ static int sock_accept(lua_State *L) {
     }
   }
 }
+
 /* s:shutdown(how): "read", "write", "both" or a SHUT_* constant */
 static int sock_shutdown(lua_State *L) {
   static const char *const names[] = {"read", "write", "both", NULL};
@@ -330,7 +348,8 @@ static int sock_settimeout(lua_State *L) {
   double t = lua_isnoneornil(L, 2) ? -1 : luaL_checknumber(L, 2);
   luaL_argcheck(L, t == t, 2, "not a number");
   if (t < 0) t = -1;
-  if ((t < 0) != (s->timeout < 0) && nb_setblocking(s->fd, t < 0) != 0)
+  if (!s->tasked && (t < 0) != (s->timeout < 0)
+      && nb_setblocking(s->fd, t < 0) != 0)
     return nb_sockfail(L, s, "settimeout", errno);
   s->timeout = t;
   lua_pushboolean(L, 1);

@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 
 #include "netbasics.h"
+#include "loop.h"
 
 #define NB_LINE_MAX   65536      /* recvline's default bound */
 #define NB_RBUF_MIN   8192       /* first size of a read buffer */
@@ -23,6 +24,8 @@ typedef struct nb_sock {
   int family;          /* AF_INET or AF_INET6 */
   int type;            /* SOCK_STREAM or SOCK_DGRAM */
   double timeout;      /* seconds; < 0: block */
+  int tasked;          /* used in a task: the descriptor is non-blocking
+                          for good (outside tasks poll() waits) */
   char *rbuf;          /* read buffer: bytes [rpos, rend) not yet read */
   size_t rcap, rpos, rend;
   size_t rscan;        /* [rpos, rscan) has no '\n' */

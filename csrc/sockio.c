@@ -42,6 +42,11 @@ double nb_deadline_of(const nb_sock *s) {
 ** again for what is left.
 */
 int nb_waitfd(lua_State *L, int fd, short events, double deadline) {
+  nb_task *t = nb_task_of(L);
+  if (t != NULL) {  /* in a task: park it on the loop (does not return) */
+    int e = nb_task_waitfd(L, t, fd, events, deadline);
+    if (e != 0) return e;
+  }
   for (;;) {
     struct pollfd p;
     int ms = -1, r;
@@ -129,7 +134,8 @@ static const char *checkrange(lua_State *L, size_t *n) {
 static int sendloop(lua_State *L, nb_sock *s, const char *d, size_t n,
                     int all, size_t *sent) {
   double deadline = nb_deadline_of(s);
-  *sent = 0;
+  nb_task *t = nb_task_of(L);
+  *sent = nb_task_progress(t);  /* called again after a wait in a task */
   while (*sent < n || n == 0) {
     ssize_t r = send(s->fd, d + *sent, n - *sent, MSG_NOSIGNAL);
     if (r >= 0) {
@@ -142,7 +148,9 @@ static int sendloop(lua_State *L, nb_sock *s, const char *d, size_t n,
       continue;
     }
     if (errno == EAGAIN) {
-      int e = nb_waitfd(L, s->fd, POLLOUT, deadline);
+      int e;
+      nb_task_setprogress(t, *sent);
+      e = nb_waitfd(L, s->fd, POLLOUT, deadline);
       if (e != 0) return e;
       continue;
     }
