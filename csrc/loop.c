@@ -29,6 +29,7 @@
 #endif
 
 #include "loop.h"
+#include "socket.h"
 
 #define NB_TASK_T "netbasics.task"
 
@@ -319,6 +320,13 @@ static double earliest(double a, double b) {
   return a < b ? a : b;
 }
 
+/* the socket a method waited on (argument 1) was closed by another task
+** after its event woke this one and before it ran */
+static int socket_gone(lua_State *L) {
+  nb_sock *s = (nb_sock *)luaL_testudata(L, 1, NB_SOCKET_T);
+  return s != NULL && s->fd < 0;
+}
+
 /* called again after a wait: the C function, from the start */
 static int again(lua_State *L, int status, lua_KContext ctx) {
   nb_task *t = nb_task_of(L);
@@ -326,7 +334,7 @@ static int again(lua_State *L, int status, lua_KContext ctx) {
   (void)status;
   lua_settop(L, (int)ctx);
   if (t == NULL || t->op == NULL) return 0;
-  if (t->closed) {
+  if (t->closed || socket_gone(L)) {
     t->closed = t->expired = 0;
     return nb_fail(L, "closed", "socket closed while waiting");
   }
@@ -405,6 +413,8 @@ static void close_held(lua_State *L, nb_task *t) {
   lua_pop(L, 1);
 }
 
+static void unjoin(nb_task *me);
+
 /* keep the outcome in uservalue 2: {n=, ...} or the error */
 static void finish(lua_State *L, nb_task *t, int status) {
   nb_task *j;
@@ -416,12 +426,7 @@ static void finish(lua_State *L, nb_task *t, int status) {
   else loop.tasks = t->next;
   if (t->next) t->next->prev = t->prev;
   t->prev = t->next = NULL;
-  if (t->joining) {  /* leave the list of the task it was joining */
-    nb_task **p = &t->joining->joiners;
-    while (*p && *p != t) p = &(*p)->nextjoin;
-    if (*p) *p = t->nextjoin;
-    t->joining = NULL;
-  }
+  unjoin(t);  /* leave the list of the task it was joining */
   for (j = t->joiners; j != NULL; ) {
     nb_task *next = j->nextjoin;
     j->nextjoin = NULL;
@@ -753,11 +758,30 @@ static int push_outcome(lua_State *L, nb_task *t) {
                  lua_tostring(L, -1));
 }
 
+/* leave the list of tasks joining t->joining */
+static void unjoin(nb_task *me) {
+  nb_task **p;
+  if (me->joining == NULL) return;
+  p = &me->joining->joiners;
+  while (*p && *p != me) p = &(*p)->nextjoin;
+  if (*p) *p = me->nextjoin;
+  me->nextjoin = NULL;
+  me->joining = NULL;
+}
+
 static int join_done(lua_State *L, int status, lua_KContext ctx) {
+  nb_task *me = nb_task_of(L), *t;
   (void)status;
   (void)ctx;
   lua_settop(L, 1);
-  return push_outcome(L, totask(L, 1));
+  t = totask(L, 1);
+  if (me != NULL && me->expired) {  /* net.deadline passed first */
+    me->expired = 0;
+    unjoin(me);
+    if (t->state != T_DONE)
+      return nb_fail(L, "timeout", "join: deadline reached");
+  }
+  return push_outcome(L, t);
 }
 
 /* task:join() -> true, results... | nil, message, "error"|"cancelled" */
@@ -771,6 +795,11 @@ static int task_join(lua_State *L) {
     t->joiners = me;
     me->joining = t;
     me->op = NULL;
+    me->expired = 0;
+    if (timer_set(me, me->limit) != 0) {
+      unjoin(me);
+      return luaL_error(L, "not enough memory");
+    }
     me->state = T_WAITING;
     return lua_yieldk(L, 0, 0, join_done);
   }

@@ -135,6 +135,39 @@ describe("net.spawn and net.run", function()
       { reader:join() })
   end)
 
+  it("wake a task whose socket is closed after its data arrived and "
+    .. "before it ran: nil, msg, 'closed'", function()
+    local l = assert(net.listen("127.0.0.1", 0))
+    local _, port = l:getsockname()
+    finally(function() l:close() end)
+    local c = assert(net.connect("127.0.0.1", port))
+    local a = assert(l:accept())
+    finally(function() a:close() end)
+    local reader = net.spawn(function() return c:recvline() end)
+    net.spawn(function()
+      net.sleep(0.02)          -- the reader waits in recvline
+      assert(a:sendall("hi\n"))
+      coroutine.yield()        -- queued before the reader's event
+      c:close()
+    end)
+    net.run()
+    assert.same({ true, nil, "socket closed while waiting", "closed" },
+      { reader:join() })
+  end)
+
+  it("bound task:join by net.deadline", function()
+    local slow = net.spawn(function() net.sleep(5) return "late" end)
+    local t = net.spawn(function()
+      local r = table.pack(net.deadline(0.05, slow.join, slow))
+      slow:cancel()
+      return table.unpack(r, 1, r.n)
+    end)
+    net.run()
+    assert.same({ true, nil, "join: deadline reached", "timeout" },
+      { t:join() })
+    assert.same({ nil, "task cancelled", "cancelled" }, { slow:join() })
+  end)
+
   it("work the same outside a task: blocking calls with their timeouts",
     function()
     local l = assert(net.listen("127.0.0.1", 0))

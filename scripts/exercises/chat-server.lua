@@ -12,14 +12,17 @@
 --
 -- A client that never reads must not stall the others: each client has
 -- its own bounded queue of lines to send, drained by its own task. When a
--- client's queue is full (it has not read for a long while), it is
--- dropped, with a line in this server's log.
+-- client's queue is full, the sender waits for it to catch up (so a fast
+-- sender is slowed down to what its readers take, and nothing is lost);
+-- when it has not caught up after a few seconds, it does not read: it is
+-- dropped, with a line in this server's log, and the sender goes on.
 local net = require "netbasics"
 
 local host = arg[1] or "0.0.0.0"
 local port = arg[2] or 9087
 local QUEUE_MAX = 64 * 1024   -- bytes waiting for one client, at most
 local SNDBUF = 64 * 1024      -- the kernel's send buffer for each client
+local STALL = 3               -- seconds a full queue may take to drain
 
 io.stdout:setvbuf("line")
 
@@ -54,19 +57,26 @@ end
 
 local function send(c, line)
   if c.queued + #line > QUEUE_MAX then
-    drop(c, "Dropped " .. c.name .. ": it does not read (queue full)")
-    return
+    -- full: wait until its writer has sent it all, for STALL seconds
+    local _, _, code = net.deadline(STALL, c.writer.join, c.writer)
+    if clients[c.name] ~= c then return end
+    if code == "timeout" then
+      drop(c, "Dropped " .. c.name .. ": it does not read (queue full)")
+      return
+    end
   end
   c.queue[#c.queue + 1] = line
   c.queued = c.queued + #line
   if not c.writer then c.writer = net.spawn(writer, c) end
 end
 
+-- (to the clients here now: send may wait, and others come and go)
 local function broadcast(from, text)
-  local line = text .. "\n"
+  local line, to = text .. "\n", {}
   for _, c in pairs(clients) do
-    if c ~= from then send(c, line) end
+    if c ~= from then to[#to + 1] = c end
   end
+  for _, c in ipairs(to) do send(c, line) end
 end
 
 -- one task per client: read its lines until bye or end of stream
