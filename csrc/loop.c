@@ -71,6 +71,8 @@ static struct {
   int epfd;             /* -1 until the first wait (Linux) */
   nb_task **rd, **wr;   /* per descriptor: the task reading, writing */
   unsigned char *reg;   /* per descriptor: added to epoll */
+  unsigned char *rok;   /* per descriptor: a read may find bytes (cleared
+                           by nb_loop_drained, set by every event) */
   int fdcap;
   nb_task **heap;
   int nheap, heapcap;
@@ -82,7 +84,7 @@ static struct {
   int running, stop;
   nb_task *current;     /* the task being resumed */
   nb_task *until;       /* run() returns when this one is done */
-} loop = {-1, NULL, NULL, NULL, 0, NULL, 0, 0, NULL, 0, 0, 0, 0, NULL, 0,
+} loop = {-1, NULL, NULL, NULL, NULL, 0, NULL, 0, 0, NULL, 0, 0, 0, 0, NULL, 0,
           0, 0, NULL, NULL};
 
 static double now(void) {
@@ -168,7 +170,7 @@ static int fd_room(int fd) {
   {
     int old = loop.fdcap, cap = old;
     nb_task **rd, **wr;
-    unsigned char *reg;
+    unsigned char *reg, *rok;
     rd = (nb_task **)grow(loop.rd, &cap, fd + 1, sizeof *rd);
     if (rd == NULL) return -1;
     loop.rd = rd;
@@ -180,6 +182,11 @@ static int fd_room(int fd) {
     reg = (unsigned char *)grow(loop.reg, &cap, fd + 1, 1);
     if (reg == NULL) return -1;
     loop.reg = reg;
+    cap = old;
+    rok = (unsigned char *)grow(loop.rok, &cap, fd + 1, 1);
+    if (rok == NULL) return -1;
+    loop.rok = rok;
+    memset(rok + old, 1, (size_t)(cap - old));
     memset(rd + old, 0, (size_t)(cap - old) * sizeof *rd);
     memset(wr + old, 0, (size_t)(cap - old) * sizeof *wr);
     memset(reg + old, 0, (size_t)(cap - old));
@@ -259,6 +266,7 @@ static int fd_wait(nb_task *t, int fd, int dir) {
             || epoll_ctl(loop.epfd, EPOLL_CTL_MOD, fd, &ev) != 0))
       return -1;
     loop.reg[fd] = 1;
+    loop.rok[fd] = 1;
   }
 #endif
   if (t->nfds == t->fdcap) {
@@ -284,9 +292,24 @@ static int fd_wait(nb_task *t, int fd, int dir) {
   return 0;
 }
 
+int nb_loop_readable(int fd) {
+  return fd < 0 || fd >= loop.fdcap || !loop.reg[fd] || loop.rok[fd];
+}
+
+void nb_loop_drained(int fd) {
+#ifdef __linux__
+  /* only while in the epoll set: a later arrival is an event that says
+  ** so again */
+  if (fd >= 0 && fd < loop.fdcap && loop.reg[fd]) loop.rok[fd] = 0;
+#else
+  (void)fd;
+#endif
+}
+
 void nb_loop_forget(int fd) {
   if (fd < 0 || fd >= loop.fdcap) return;
   loop.reg[fd] = 0;  /* close() took it out of the epoll set */
+  loop.rok[fd] = 1;
   if (loop.rd[fd]) {
     loop.rd[fd]->closed = 1;
     make_ready(loop.rd[fd]);
@@ -531,8 +554,10 @@ static void poll_events(lua_State *L) {
       int fd = ev[i].data.fd;
       unsigned e = ev[i].events;
       if (fd >= loop.fdcap) continue;
-      if ((e & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) && loop.rd[fd])
-        make_ready(loop.rd[fd]);
+      if (e & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) {
+        loop.rok[fd] = 1;
+        if (loop.rd[fd]) make_ready(loop.rd[fd]);
+      }
       if ((e & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && loop.wr[fd])
         make_ready(loop.wr[fd]);
     }

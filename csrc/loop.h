@@ -34,6 +34,17 @@ void nb_task_setprogress(nb_task *t, size_t n);
 ** cancelling the task or Ctrl-C closes it */
 void nb_task_hold(lua_State *L, int i);
 
+/*
+** Reads in tasks skip a recv() that would only say EAGAIN: after a read
+** that emptied the kernel's buffer (a short read) the socket layer calls
+** nb_loop_drained(fd); nb_loop_readable(fd) is false from then until the
+** loop sees an event on fd (epoll is edge-triggered: every later arrival
+** of bytes, end of stream or error is one). Always true off Linux or for
+** a descriptor the loop has not seen yet.
+*/
+int nb_loop_readable(int fd);
+void nb_loop_drained(int fd);
+
 /* a descriptor is being closed: forget it, wake whoever waits on it */
 void nb_loop_forget(int fd);
 

@@ -198,9 +198,19 @@ static void rbuf_take(nb_sock *s, size_t n) {
 */
 static ssize_t readsome(lua_State *L, nb_sock *s, char *p, size_t n,
                         double deadline) {
+  int tasked = s->tasked && s->type == SOCK_STREAM && nb_task_of(L) != NULL;
+  if (tasked && deadline != 0 && !nb_loop_readable(s->fd)) {
+    /* nothing arrived since the last read emptied the kernel's buffer:
+    ** wait at once (called again from the start when ready) */
+    int e = nb_waitfd(L, s->fd, POLLIN, deadline);
+    if (e != 0) return -e;
+  }
   for (;;) {
     ssize_t r = recv(s->fd, p, n, 0);
-    if (r >= 0) return r;
+    if (r >= 0) {
+      if (tasked && r > 0 && (size_t)r < n) nb_loop_drained(s->fd);
+      return r;
+    }
     if (errno == EINTR) {
       nb_checkinterrupt(L);
       continue;
