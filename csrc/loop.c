@@ -300,7 +300,8 @@ void nb_loop_drained(int fd) {
 #ifdef __linux__
   /* only while in the epoll set: a later arrival is an event that says
   ** so again */
-  if (fd >= 0 && fd < loop.fdcap && loop.reg[fd]) loop.rok[fd] = 0;
+  if (fd >= 0 && fd < loop.fdcap && loop.reg[fd] && loop.rok[fd] == 1)
+    loop.rok[fd] = 0;
 #else
   (void)fd;
 #endif
@@ -398,8 +399,14 @@ static int park(lua_State *L, nb_task *t, double deadline) {
 int nb_task_waitfd(lua_State *L, nb_task *t, int fd, short events,
                    double deadline) {
   double dl;
+  int hfd;
   if (deadline == 0) return ETIMEDOUT;   /* settimeout(0): never wait */
   if (t->expired) return ETIMEDOUT;
+  if (nb_flush_held(t, &hfd) == EAGAIN) {
+    /* its held-back output first (sockio.c); then the call again */
+    fd = hfd;
+    events = POLLOUT;
+  }
   if (!t->resuming) t->opdl = deadline;
   dl = earliest(t->opdl, t->limit);
   if (dl >= 0 && dl <= now()) return ETIMEDOUT;
@@ -441,6 +448,7 @@ static void unjoin(nb_task *me);
 /* keep the outcome in uservalue 2: {n=, ...} or the error */
 static void finish(lua_State *L, nb_task *t, int status) {
   nb_task *j;
+  nb_unhold(t);
   t->state = T_DONE;
   t->status = status;
   unwait(t);
@@ -481,6 +489,7 @@ static void step(lua_State *L, nb_task *t) {
   t->state = T_RUNNING;
   st = lua_resume(co, L, t->nargs, &nres);
   t->nargs = 0;
+  if (t->state != T_WAITING) nb_unhold(t);
   loop.current = NULL;
   if (st == LUA_YIELD) {
     lua_pop(co, nres);
@@ -555,7 +564,10 @@ static void poll_events(lua_State *L) {
       unsigned e = ev[i].events;
       if (fd >= loop.fdcap) continue;
       if (e & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) {
-        loop.rok[fd] = 1;
+        /* the end of the stream or an error stays: no event says it
+        ** again, so a short read must not hide it (2: for good) */
+        if (loop.rok[fd] != 2)
+          loop.rok[fd] = (e & (EPOLLERR | EPOLLHUP | EPOLLRDHUP)) ? 2 : 1;
         if (loop.rd[fd]) make_ready(loop.rd[fd]);
       }
       if ((e & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && loop.wr[fd])
@@ -727,6 +739,9 @@ static int net_sleep(lua_State *L) {
   if (s < 0) s = 0;
   until = now() + s;
   if (t != NULL && lua_isyieldable(L)) {
+    int hfd;
+    if (nb_flush_held(t, &hfd) == EAGAIN)
+      nb_task_waitfd(L, t, hfd, POLLOUT, -1);  /* then sleep again */
     double dl = earliest(until, t->limit);
     t->opdl = until;
     t->op = NULL;
@@ -816,6 +831,9 @@ static int task_join(lua_State *L) {
   if (t->state == T_DONE) return push_outcome(L, t);
   if (me == t) return luaL_error(L, "join: a task cannot join itself");
   if (me != NULL && lua_isyieldable(L)) {
+    int hfd;
+    if (nb_flush_held(me, &hfd) == EAGAIN)
+      nb_task_waitfd(L, me, hfd, POLLOUT, -1);  /* then join again */
     me->nextjoin = t->joiners;
     t->joiners = me;
     me->joining = t;

@@ -39,8 +39,9 @@ void nb_task_hold(lua_State *L, int i);
 ** that emptied the kernel's buffer (a short read) the socket layer calls
 ** nb_loop_drained(fd); nb_loop_readable(fd) is false from then until the
 ** loop sees an event on fd (epoll is edge-triggered: every later arrival
-** of bytes, end of stream or error is one). Always true off Linux or for
-** a descriptor the loop has not seen yet.
+** of bytes is one; once the end of the stream or an error was seen, it
+** stays true). Always true off Linux or for a descriptor the loop has not
+** seen yet.
 */
 int nb_loop_readable(int fd);
 void nb_loop_drained(int fd);

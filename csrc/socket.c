@@ -68,6 +68,9 @@ nb_sock *nb_newsock(lua_State *L, int family, int type) {
 
 /* the one release function: close(), __gc and __close */
 void nb_sock_release(nb_sock *s) {
+  if (s->fd >= 0 && s->wlen > s->wpos)
+    nb_flush_now(s);  /* held output: what the kernel takes at once */
+  nb_wbuf_free(s);
   if (s->fd >= 0) {
     nb_loop_forget(s->fd);  /* wakes a task waiting on it */
     close(s->fd);  /* no retry on EINTR: Linux has closed it anyway */
@@ -445,7 +448,16 @@ static int sock_fileno(lua_State *L) {
 
 /* s:close(): true, also when already closed */
 static int sock_close(lua_State *L) {
-  nb_sock_release(nb_tosock(L, 1));
+  nb_sock *s = nb_tosock(L, 1);
+  if (s->fd >= 0 && nb_sock_holds(L, s)) {
+    /* this task's answers held back (sockio.c) go first: in the task,
+    ** wait (within the timeout) while the kernel is full */
+    double deadline = nb_deadline_of(s);
+    while (nb_flush_now(s) == EAGAIN
+           && nb_waitfd(L, s->fd, POLLOUT, deadline) == 0)
+      ;
+  }
+  nb_sock_release(s);
   lua_pushboolean(L, 1);
   return 1;
 }

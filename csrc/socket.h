@@ -29,6 +29,10 @@ typedef struct nb_sock {
   char *rbuf;          /* read buffer: bytes [rpos, rend) not yet read */
   size_t rcap, rpos, rend;
   size_t rscan;        /* [rpos, rscan) has no '\n' */
+  char *wbuf;          /* output held back in a task (sockio.c): bytes
+                          [wpos, wlen) not yet given to the kernel */
+  size_t wcap, wpos, wlen;
+  int werr;            /* an error sending held output, for the next send */
   struct sockaddr_in6 peer;  /* set by connect and accept, for messages
                                 after the peer is gone */
 } nb_sock;
@@ -66,6 +70,19 @@ void nb_sock_release(nb_sock *s);
 
 /* the read buffer (sockio.c) */
 void nb_rbuf_free(nb_sock *s);
+
+/* output held back (sockio.c): nb_flush_now gives what s holds to the
+** kernel without waiting (0: all gone, or failed and kept in s->werr for
+** its next send; EAGAIN: the kernel is full); nb_flush_held does it for
+** the socket task t holds output for (0 if none), *fd its descriptor;
+** nb_unhold(t): t stops running (what the kernel does not take stays on
+** the socket for its next call); nb_sock_holds: the running task holds
+** output on s; nb_wbuf_free drops it */
+int nb_flush_now(nb_sock *s);
+int nb_flush_held(nb_task *t, int *fd);
+void nb_unhold(nb_task *t);
+int nb_sock_holds(lua_State *L, nb_sock *s);
+void nb_wbuf_free(nb_sock *s);
 
 /* messages and arguments (sockaddr.c) */
 int nb_peertext(const nb_sock *s, char *ep, size_t size);

@@ -85,6 +85,124 @@ void nb_rbuf_free(nb_sock *s) {
 }
 
 /* ---------------------------------------------------------------------
+** Output held back in a task
+**
+** A talk-like server in a task reads several lines at once when a client
+** sends them ahead (pipelining) and answers each with sendall. While the
+** read buffer still holds a whole next line, the task is going to answer
+** it without waiting, so sendall keeps small answers in the socket's
+** wbuf and they go in one send() with the last one (instead of one per
+** line). Held output goes to the kernel before anything else happens on
+** the socket, and before the task waits for anything or yields (the
+** loop calls nb_flush_held), so nobody waits for bytes held here. Only
+** one socket holds output at a time: the one of the task running now (or
+** of a task waiting to give it to a full kernel).
+** ------------------------------------------------------------------ */
+
+#define NB_HOLD_MAX 16384  /* bytes held back at most */
+
+static nb_sock *held;      /* the socket holding output, or NULL */
+static nb_task *holder;    /* ... for this task */
+
+void nb_wbuf_free(nb_sock *s) {
+  free(s->wbuf);
+  s->wbuf = NULL;
+  s->wcap = s->wpos = s->wlen = 0;
+  if (held == s) {
+    held = NULL;
+    holder = NULL;
+  }
+}
+
+int nb_flush_now(nb_sock *s) {
+  while (s->wpos < s->wlen) {
+    ssize_t r = send(s->fd, s->wbuf + s->wpos, s->wlen - s->wpos,
+                     MSG_NOSIGNAL);
+    if (r >= 0) {
+      s->wpos += (size_t)r;
+      continue;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN) return EAGAIN;
+    s->werr = errno;  /* the next send on it says so */
+    break;
+  }
+  nb_wbuf_free(s);
+  return 0;
+}
+
+int nb_flush_held(nb_task *t, int *fd) {
+  if (held == NULL || holder != t) return 0;
+  *fd = held->fd;
+  return nb_flush_now(held);
+}
+
+void nb_unhold(nb_task *t) {
+  if (held == NULL || holder != t) return;
+  if (nb_flush_now(held) == EAGAIN) {
+    held = NULL;
+    holder = NULL;
+  }
+}
+
+/* give what s holds to the kernel, waiting (in a task) while it is full */
+static int flush_wait(lua_State *L, nb_sock *s, double deadline) {
+  while (s->wlen > s->wpos) {
+    int e = nb_flush_now(s);
+    if (e != EAGAIN) break;
+    e = nb_waitfd(L, s->fd, POLLOUT, deadline);
+    if (e != 0) return e;
+  }
+  if (s->werr != 0) {
+    int e = s->werr;
+    s->werr = 0;
+    return e;
+  }
+  return 0;
+}
+
+/* does the read buffer hold a whole line after the one just taken? */
+static int line_ahead(nb_sock *s) {
+  char *nl;
+  if (s->rend <= s->rscan) return 0;
+  nl = (char *)memchr(s->rbuf + s->rscan, '\n', s->rend - s->rscan);
+  if (nl == NULL) {
+    s->rscan = s->rend;
+    return 0;
+  }
+  s->rscan = (size_t)(nl - s->rbuf);
+  return 1;
+}
+
+/* keep [d, d+n) back if the task will answer another line at once */
+static int hold(lua_State *L, nb_sock *s, const char *d, size_t n) {
+  nb_task *t;
+  if (s->type != SOCK_STREAM || !s->tasked || n == 0
+      || (held != NULL && held != s) || s->wlen + n > NB_HOLD_MAX
+      || !line_ahead(s) || (t = nb_task_of(L)) == NULL
+      || (held == s && holder != t) || !lua_isyieldable(L))
+    return 0;
+  if (s->wcap < s->wlen + n) {
+    size_t cap = s->wcap ? s->wcap * 2 : 2048;
+    char *p;
+    while (cap < s->wlen + n) cap *= 2;
+    p = (char *)realloc(s->wbuf, cap);
+    if (p == NULL) return 0;
+    s->wbuf = p;
+    s->wcap = cap;
+  }
+  memcpy(s->wbuf + s->wlen, d, n);
+  s->wlen += n;
+  held = s;
+  holder = t;
+  return 1;
+}
+
+int nb_sock_holds(lua_State *L, nb_sock *s) {
+  return held == s && holder == nb_task_of(L) && holder != NULL;
+}
+
+/* ---------------------------------------------------------------------
 ** The scratch area
 ** ------------------------------------------------------------------ */
 
@@ -136,6 +254,28 @@ static int sendloop(lua_State *L, nb_sock *s, const char *d, size_t n,
   double deadline = nb_deadline_of(s);
   nb_task *t = nb_task_of(L);
   *sent = nb_task_progress(t);  /* called again after a wait in a task */
+  if (s->wlen > s->wpos || s->werr != 0) {
+    /* held output first (called again: only what is left of it) */
+    if (*sent == 0 && all && hold(L, s, d, n)) {
+      *sent = n;
+      return 0;
+    }
+    if (*sent == 0 && s->wlen > s->wpos && s->wlen + n <= NB_HOLD_MAX
+        && s->wcap >= s->wlen + n) {
+      memcpy(s->wbuf + s->wlen, d, n);  /* one send() for all of it */
+      s->wlen += n;
+      *sent = n;
+    }
+    nb_task_setprogress(t, *sent);
+    {
+      int e = flush_wait(L, s, deadline);
+      if (e != 0) return e;
+    }
+    if (*sent == n && n > 0) return 0;
+  } else if (all && *sent == 0 && hold(L, s, d, n)) {
+    *sent = n;
+    return 0;
+  }
   while (*sent < n || n == 0) {
     ssize_t r = send(s->fd, d + *sent, n - *sent, MSG_NOSIGNAL);
     if (r >= 0) {
@@ -199,6 +339,10 @@ static void rbuf_take(nb_sock *s, size_t n) {
 static ssize_t readsome(lua_State *L, nb_sock *s, char *p, size_t n,
                         double deadline) {
   int tasked = s->tasked && s->type == SOCK_STREAM && nb_task_of(L) != NULL;
+  if (s->wlen > s->wpos) {  /* held output goes before we wait for more */
+    int e = flush_wait(L, s, deadline);
+    if (e != 0 && e != EPIPE && e != ECONNRESET) return -e;
+  }
   if (tasked && deadline != 0 && !nb_loop_readable(s->fd)) {
     /* nothing arrived since the last read emptied the kernel's buffer:
     ** wait at once (called again from the start when ready) */

@@ -168,6 +168,55 @@ describe("net.spawn and net.run", function()
     assert.same({ nil, "task cancelled", "cancelled" }, { slow:join() })
   end)
 
+  it("answer lines sent ahead (pipelining) in order, also when the task "
+    .. "closes, sleeps or waits elsewhere right after", function()
+    local l = assert(net.listen("127.0.0.1", 0))
+    local _, port = l:getsockname()
+    finally(function() l:close() end)
+    local other = assert(net.listen("127.0.0.1", 0))
+    local _, oport = other:getsockname()
+    finally(function() other:close() end)
+    local server = net.spawn(function()
+      local s = assert(l:accept())
+      while true do
+        local line = assert(s:recvline())
+        if line == "bye" then break end
+        assert(s:sendall("You said " .. line .. "\n"))
+        if line == "nap" then net.sleep(0.05) end
+        if line == "elsewhere" then
+          local o = assert(other:accept())   -- waits on another socket
+          o:close()
+        end
+      end
+      s:close()
+    end)
+    local got
+    net.spawn(function()
+      local c <close> = assert(net.connect("127.0.0.1", port))
+      local lines = {}
+      for k = 1, 500 do lines[k] = "line " .. k end
+      lines[#lines + 1] = "nap"
+      lines[#lines + 1] = "elsewhere"
+      lines[#lines + 1] = "x"
+      lines[#lines + 1] = "bye"
+      assert(c:sendall(table.concat(lines, "\n") .. "\n"))
+      local r = {}
+      for k = 1, 502 do
+        r[k] = assert(c:recvline())
+        -- the answer to "elsewhere" came before anyone connected there
+        if k == 502 then net.connect("127.0.0.1", oport):close() end
+      end
+      r[503] = assert(c:recvline())
+      r[504] = select(3, c:recvline())
+      got = r
+    end)
+    net.run()
+    assert.equal("done", server:status())
+    for k = 1, 500 do assert.equal("You said line " .. k, got[k]) end
+    assert.same({ "You said nap", "You said elsewhere", "You said x",
+      "closed" }, { got[501], got[502], got[503], got[504] })
+  end)
+
   it("work the same outside a task: blocking calls with their timeouts",
     function()
     local l = assert(net.listen("127.0.0.1", 0))
