@@ -93,36 +93,68 @@ static int pick_server(ares_channel ch, dns_run *r) {
   return ares_set_servers_ports(ch, &one);
 }
 
+/* c-ares opens and closes sockets: tell the loop of each one closed */
+static void sock_state(void *data, ares_socket_t fd, int readable,
+                       int writable) {
+  dns_run *r = (dns_run *)data;
+  if (!readable && !writable && r->closed != NULL) r->closed((int)fd);
+}
+
+int nb_dns_pending(dns_run *r, struct pollfd *pfd, int *nfds, int *ms) {
+  ares_channel ch = (ares_channel)r->ch;
+  ares_socket_t socks[ARES_GETSOCK_MAXNUM];
+  struct timeval maxtv, tv, *tvp;
+  long long left;
+  int bits, i;
+  *nfds = 0;
+  if (ch == NULL || r->outcome != RUN_DONE) return 0;
+  if (all_done(r, r->from)) return 0;
+  left = r->deadline - nb_now_ms();
+  if (left <= 0) {
+    r->outcome = RUN_TIMEOUT;
+    return 0;
+  }
+  bits = ares_getsock(ch, socks, ARES_GETSOCK_MAXNUM);
+  for (i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
+    short ev = 0;
+    if (ARES_GETSOCK_READABLE(bits, i)) ev |= POLLIN;
+    if (ARES_GETSOCK_WRITABLE(bits, i)) ev |= POLLOUT;
+    if (ev == 0) continue;
+    pfd[*nfds].fd = socks[i];
+    pfd[*nfds].events = ev;
+    pfd[*nfds].revents = 0;
+    (*nfds)++;
+  }
+  maxtv.tv_sec = (time_t)(left / 1000);
+  maxtv.tv_usec = (suseconds_t)(left % 1000 * 1000);
+  tvp = ares_timeout(ch, &maxtv, &tv);
+  *ms = (int)(tvp->tv_sec * 1000 + (tvp->tv_usec + 999) / 1000);
+  return 1;
+}
+
+void nb_dns_process(dns_run *r, const struct pollfd *pfd, int nfds) {
+  ares_channel ch = (ares_channel)r->ch;
+  int i, any = 0;
+  for (i = 0; i < nfds; i++) {
+    short rev = pfd[i].revents;
+    ares_socket_t rfd = (rev & (POLLIN | POLLERR | POLLHUP))
+                        ? pfd[i].fd : ARES_SOCKET_BAD;
+    ares_socket_t wfd = (rev & POLLOUT) ? pfd[i].fd : ARES_SOCKET_BAD;
+    if (rfd != ARES_SOCKET_BAD || wfd != ARES_SOCKET_BAD) {
+      ares_process_fd(ch, rfd, wfd);
+      any = 1;
+    }
+  }
+  if (!any) ares_process_fd(ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+}
+
 /* the event loop: until every question is answered or the deadline */
-static void wait_answers(ares_channel ch, dns_run *r, int from) {
+static void wait_answers(dns_run *r) {
   for (;;) {
     struct pollfd pfd[ARES_GETSOCK_MAXNUM];
-    ares_socket_t socks[ARES_GETSOCK_MAXNUM];
-    struct timeval maxtv, tv, *tvp;
-    long long left;
-    int bits, i, n, nfds = 0, ms;
-    if (all_done(r, from))
+    int n, nfds, ms;
+    if (!nb_dns_pending(r, pfd, &nfds, &ms))
       return;
-    left = r->deadline - nb_now_ms();
-    if (left <= 0) {
-      r->outcome = RUN_TIMEOUT;
-      return;
-    }
-    bits = ares_getsock(ch, socks, ARES_GETSOCK_MAXNUM);
-    for (i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
-      short ev = 0;
-      if (ARES_GETSOCK_READABLE(bits, i)) ev |= POLLIN;
-      if (ARES_GETSOCK_WRITABLE(bits, i)) ev |= POLLOUT;
-      if (ev == 0) continue;
-      pfd[nfds].fd = socks[i];
-      pfd[nfds].events = ev;
-      pfd[nfds].revents = 0;
-      nfds++;
-    }
-    maxtv.tv_sec = (time_t)(left / 1000);
-    maxtv.tv_usec = (suseconds_t)(left % 1000 * 1000);
-    tvp = ares_timeout(ch, &maxtv, &tv);
-    ms = (int)(tvp->tv_sec * 1000 + (tvp->tv_usec + 999) / 1000);
     n = poll(pfd, (nfds_t)nfds, ms);
     if (n < 0) {
       if (errno == EINTR && *nb_interrupt_flag) {
@@ -131,47 +163,37 @@ static void wait_answers(ares_channel ch, dns_run *r, int from) {
       }
       continue;              /* EINTR without Ctrl-C, or ENOMEM: retry */
     }
-    if (n == 0) {
-      ares_process_fd(ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
-      continue;
-    }
-    for (i = 0; i < nfds; i++) {
-      short rev = pfd[i].revents;
-      ares_socket_t rfd = (rev & (POLLIN | POLLERR | POLLHUP))
-                          ? pfd[i].fd : ARES_SOCKET_BAD;
-      ares_socket_t wfd = (rev & POLLOUT) ? pfd[i].fd : ARES_SOCKET_BAD;
-      if (rfd != ARES_SOCKET_BAD || wfd != ARES_SOCKET_BAD)
-        ares_process_fd(ch, rfd, wfd);
-    }
+    nb_dns_process(r, pfd, n == 0 ? 0 : nfds);
   }
 }
 
-/*
-** ** Asks r->q[from..nq) and waits, never past r->deadline (c-ares
-** doubles the wait of each retry, so the deadline is ours). The channel
-** lives only inside this function.
-*/
-void nb_dns_run(dns_run *r, int from) {
+int nb_dns_start(dns_run *r, int from, void (*closed)(int fd)) {
   ares_channel ch;
   struct ares_options o;
-  int mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES;
+  int mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES
+             | ARES_OPT_SOCK_STATE_CB;
   int i, st;
   memset(&o, 0, sizeof o);
   /* NOCHECKRESP: let SERVFAIL and REFUSED reach us, as nslookup shows */
   o.flags = ARES_FLAG_NOCHECKRESP | ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES;
   o.timeout = r->timeout_ms;
   o.tries = r->tries;
+  o.sock_state_cb = sock_state;
+  o.sock_state_cb_data = r;
+  r->closed = closed;
   if (r->family != 0) {     /* ours: do not take the system's servers */
     mask |= ARES_OPT_SERVERS;
     o.servers = NULL;
     o.nservers = 0;
   }
   r->outcome = RUN_DONE;
+  r->from = from;
+  r->ch = NULL;
   st = ares_init_options(&ch, &o, mask);
   if (st != ARES_SUCCESS) {
     r->outcome = RUN_ESETUP;
     r->setup_status = st;
-    return;
+    return -1;
   }
   st = pick_server(ch, r);
   for (i = from; st == ARES_SUCCESS && i < r->nq; i++) {
@@ -187,8 +209,28 @@ void nb_dns_run(dns_run *r, int from) {
   if (st != ARES_SUCCESS) {
     r->outcome = RUN_ESETUP;
     r->setup_status = st;
-  } else {
-    wait_answers(ch, r, from);
+    ares_destroy(ch);
+    return -1;
   }
-  ares_destroy(ch);         /* pending questions end as ARES_EDESTRUCTION */
+  r->ch = ch;
+  return 0;
+}
+
+void nb_dns_end(dns_run *r) {
+  if (r->ch != NULL) {
+    ares_channel ch = (ares_channel)r->ch;
+    r->ch = NULL;
+    ares_destroy(ch);       /* pending questions end as ARES_EDESTRUCTION */
+  }
+}
+
+/*
+** ** Asks r->q[from..nq) and waits, never past r->deadline (c-ares
+** doubles the wait of each retry, so the deadline is ours). The channel
+** lives only inside this function.
+*/
+void nb_dns_run(dns_run *r, int from) {
+  if (nb_dns_start(r, from, NULL) != 0) return;
+  wait_answers(r);
+  nb_dns_end(r);
 }

@@ -6,6 +6,8 @@
 #ifndef NB_DNSRUN_H
 #define NB_DNSRUN_H
 
+#include <poll.h>
+
 #include "netbasics.h"
 #include "dnsmsg.h"
 
@@ -37,7 +39,15 @@ typedef struct dns_run {
   unsigned server_port;
   int outcome;              /* RUN_* */
   int setup_status;         /* the c-ares status of a RUN_ESETUP */
+  /* a run in steps (nb_dns_start ... nb_dns_end), for the loop */
+  void *ch;                 /* the c-ares channel while it runs */
+  int from;
+  int phase;                /* resolve.c: which run of a lookup */
+  int want_a, want_aaaa;    /* resolve.c: what lookup asks */
+  void (*closed)(int fd);   /* told of each socket c-ares closes */
 } dns_run;
+
+#define NB_DNS_MAXFD 16     /* ARES_GETSOCK_MAXNUM */
 
 /* the monotonic clock in milliseconds */
 long long nb_now_ms(void);
@@ -48,5 +58,19 @@ long long nb_now_ms(void);
 ** lives only inside this function. r->outcome says how it ended.
 */
 void nb_dns_run(dns_run *r, int from);
+
+/*
+** The same in steps, for a caller with its own event loop: nb_dns_start
+** asks (0, or -1 with r->outcome RUN_ESETUP and no channel);
+** nb_dns_pending says what to wait for: 0 when the run is over
+** (r->outcome set; call nb_dns_end), else the descriptors in pfd[*nfds]
+** (events POLLIN / POLLOUT) and at most *ms milliseconds;
+** nb_dns_process handles pfd's revents (none: only the timers).
+** `closed(fd)` is told of each socket c-ares closes (NULL: none).
+*/
+int nb_dns_start(dns_run *r, int from, void (*closed)(int fd));
+int nb_dns_pending(dns_run *r, struct pollfd *pfd, int *nfds, int *ms);
+void nb_dns_process(dns_run *r, const struct pollfd *pfd, int nfds);
+void nb_dns_end(dns_run *r);
 
 #endif

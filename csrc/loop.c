@@ -419,6 +419,44 @@ int nb_task_waitfd(lua_State *L, nb_task *t, int fd, short events,
   return 0;
 }
 
+int nb_task_park(lua_State *L, nb_task *t, const int *fd, const short *ev,
+                 int n, double deadline, lua_KContext ctx, lua_KFunction k) {
+  int i, hfd;
+  if (!lua_isyieldable(L)) return 0;
+  if (nb_flush_held(t, &hfd) == EAGAIN && fd_wait(t, hfd, D_WRITE) != 0) {
+    unwait(t);
+    return 0;
+  }
+  for (i = 0; i < n; i++) {
+    if (((ev[i] & POLLIN) && fd_wait(t, fd[i], D_READ) != 0)
+        || ((ev[i] & POLLOUT) && fd_wait(t, fd[i], D_WRITE) != 0)) {
+      unwait(t);
+      return 0;
+    }
+  }
+  t->expired = 0;
+  t->op = NULL;
+  if (timer_set(t, earliest(deadline, t->limit)) != 0) {
+    unwait(t);
+    return 0;
+  }
+  t->state = T_WAITING;
+  return lua_yieldk(L, 0, ctx, k);
+}
+
+int nb_task_timedout(nb_task *t) {
+  int e = t != NULL && t->expired && t->limit >= 0 && now() >= t->limit;
+  if (t != NULL) t->expired = 0;
+  return e;
+}
+
+void nb_loop_closed(int fd) {
+  if (fd >= 0 && fd < loop.fdcap) {
+    loop.reg[fd] = 0;
+    loop.rok[fd] = 1;
+  }
+}
+
 /* ---------------------------------------------------------------------
 ** Tasks
 ** ------------------------------------------------------------------ */

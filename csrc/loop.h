@@ -26,6 +26,23 @@ nb_task *nb_task_of(lua_State *L);
 int nb_task_waitfd(lua_State *L, nb_task *t, int fd, short events,
                    double deadline);
 
+/*
+** For callers that keep their own state (c-ares, libcurl): park the
+** running task on n descriptors (ev[i]: POLLIN and/or POLLOUT) until one
+** is ready, or `deadline` (nb_now() seconds, < 0 none; also bounded by
+** net.deadline) passes; then k(L, LUA_YIELD, ctx) runs in the task (a
+** lua_yieldk continuation: the C stack of the caller is gone). It does
+** not return, unless L cannot yield (then 0: the caller waits itself).
+** In k, nb_task_timedout(t) says that net.deadline passed (rather than
+** `deadline`).
+*/
+int nb_task_park(lua_State *L, nb_task *t, const int *fd, const short *ev,
+                 int n, double deadline, lua_KContext ctx, lua_KFunction k);
+int nb_task_timedout(nb_task *t);
+
+/* a descriptor was closed by a library (c-ares): forget it */
+void nb_loop_closed(int fd);
+
 /* what a call that is called again already did (sendall's bytes sent) */
 size_t nb_task_progress(nb_task *t);
 void nb_task_setprogress(nb_task *t, size_t n);

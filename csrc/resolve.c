@@ -22,6 +22,7 @@
 #include "netbasics.h"
 #include "dnsmsg.h"
 #include "dnsrun.h"
+#include "loop.h"
 
 #define NB_DNSRUN_T "netbasics.dnsrun"
 #define NB_ADDRINFO_T "netbasics.addrinfo"
@@ -45,7 +46,9 @@ static void run_free(dns_run *r) {
 }
 
 static int run_gc(lua_State *L) {
-  run_free((dns_run *)luaL_checkudata(L, 1, NB_DNSRUN_T));
+  dns_run *r = (dns_run *)luaL_checkudata(L, 1, NB_DNSRUN_T);
+  nb_dns_end(r);  /* a task cancelled while it waited */
+  run_free(r);
   return 0;
 }
 
@@ -427,44 +430,149 @@ static dns_run *new_run(lua_State *L, const query_opts *qo) {
 }
 
 /*
-** ** Both types: as nslookup, A first, then AAAA of the name the A
-** answer's CNAME chain ends at, before the same deadline.
+** ** Runs r's questions from r->from to the end (r->outcome). In a task
+** the task waits on the loop for c-ares' sockets and timers (the others
+** run meanwhile) and k(L, ..., ri) goes on once it is over (r is at stack
+** index ri); outside a task, or when the task cannot yield, it waits
+** here. A level check (poll, no wait) comes first: the loop's epoll is
+** edge-triggered and c-ares may leave bytes unread.
 */
+static void drive(lua_State *L, dns_run *r, int ri, lua_KFunction k) {
+  nb_task *t = nb_task_of(L);
+  for (;;) {
+    struct pollfd pfd[NB_DNS_MAXFD];
+    int fds[NB_DNS_MAXFD], nfds, ms, i, n;
+    short ev[NB_DNS_MAXFD];
+    if (!nb_dns_pending(r, pfd, &nfds, &ms)) {
+      nb_dns_end(r);
+      return;
+    }
+    if (t != NULL) {
+      n = nfds > 0 ? poll(pfd, (nfds_t)nfds, 0) : 0;
+      if (n > 0 || ms <= 0) {
+        nb_dns_process(r, pfd, n > 0 ? nfds : 0);
+        continue;
+      }
+      for (i = 0; i < nfds; i++) {
+        fds[i] = pfd[i].fd;
+        ev[i] = pfd[i].events;
+      }
+      nb_task_park(L, t, fds, ev, nfds, nb_now_ms() / 1000.0 + ms / 1000.0,
+                   (lua_KContext)ri, k);  /* returns if it cannot yield */
+    }
+    n = poll(pfd, (nfds_t)nfds, ms);
+    if (n < 0) {
+      if (errno == EINTR && *nb_interrupt_flag) {
+        r->outcome = RUN_INTERRUPTED;
+        nb_dns_end(r);
+        return;
+      }
+      continue;
+    }
+    nb_dns_process(r, pfd, n > 0 ? nfds : 0);
+  }
+}
+
+/* after a wait in a task: net.deadline passed, or go on */
+static dns_run *woken(lua_State *L, int ri) {
+  dns_run *r = (dns_run *)lua_touserdata(L, ri);
+  if (nb_task_timedout(nb_task_of(L))) {
+    nb_dns_end(r);
+    r->outcome = RUN_TIMEOUT;
+  }
+  return r;
+}
+
+static void start(lua_State *L, dns_run *r, int from) {
+  r->deadline = nb_now_ms() + (long long)r->timeout_ms * r->tries;
+  nb_dns_start(r, from, nb_task_of(L) ? nb_loop_closed : NULL);
+}
+
+/*
+** ** Both types: as nslookup, A first, then AAAA of the name the A
+** answer's CNAME chain ends at, before the same deadline. r->phase: 0
+** asking A (or only AAAA), 1 asking the AAAA.
+*/
+static int lookup_k(lua_State *L, int status, lua_KContext ctx);
+
+static int lookup_go(lua_State *L, dns_run *r, int ri) {
+  int ret;
+  if (r->phase == 0) {
+    drive(L, r, ri, lookup_k);
+    if (r->want_a && r->want_aaaa && r->outcome == RUN_DONE
+        && answered(&r->q[0]) && r->q[0].msg.rcode == NB_DNS_NOERROR) {
+      size_t chain[MAX_CHAIN];
+      const char *canonical;
+      if (nb_dns_chain(&r->q[0].msg, r->name, chain, MAX_CHAIN, &canonical)
+          >= 0 && add_query(r, canonical, NB_DNS_AAAA) == 0) {
+        long long deadline = r->deadline;  /* the same deadline */
+        r->phase = 1;
+        nb_dns_start(r, 1, nb_task_of(L) ? nb_loop_closed : NULL);
+        r->deadline = deadline;
+      }
+    }
+  }
+  if (r->phase == 1) {
+    drive(L, r, ri, lookup_k);
+    if (r->outcome == RUN_ESETUP)  /* a name c-ares would not ask */
+      r->outcome = RUN_DONE;
+  }
+  lua_pushfstring(L, "lookup %s", r->name);
+  ret = push_outcome(L, r, r->want_a ? NB_DNS_A : NB_DNS_AAAA,
+                     lua_tostring(L, -1));
+  run_free(r);
+  return ret;
+}
+
+static int lookup_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  return lookup_go(L, woken(L, (int)ctx), (int)ctx);
+}
+
 static int net_lookup(lua_State *L) {
   size_t n;
   const char *name = luaL_checklstring(L, 1, &n);
   query_opts qo;
   dns_run *r;
-  int ret;
+  int ret, ri;
   read_opts(L, 2, &qo, 1);
   if ((ret = check_name(L, name, n, 0)) != 0)
     return ret;
   r = new_run(L, &qo);
+  ri = lua_gettop(L);
   if ((ret = parse_server(L, &qo, r)) != 0)
     return ret;
   if (name[n - 1] == '.')
     n--;
   memcpy(r->name, name, n);
   r->name[n] = '\0';
+  r->want_a = qo.want_a;
+  r->want_aaaa = qo.want_aaaa;
   add_query(r, r->name, qo.want_a ? NB_DNS_A : NB_DNS_AAAA);
-  r->deadline = nb_now_ms() + (long long)r->timeout_ms * r->tries;
-  nb_dns_run(r, 0);
-  if (qo.want_a && qo.want_aaaa && r->outcome == RUN_DONE
-      && answered(&r->q[0]) && r->q[0].msg.rcode == NB_DNS_NOERROR) {
-    size_t chain[MAX_CHAIN];
-    const char *canonical;
-    if (nb_dns_chain(&r->q[0].msg, r->name, chain, MAX_CHAIN, &canonical)
-        >= 0 && add_query(r, canonical, NB_DNS_AAAA) == 0) {
-      nb_dns_run(r, 1);
-      if (r->outcome == RUN_ESETUP)  /* a name c-ares would not ask */
-        r->outcome = RUN_DONE;
-    }
-  }
-  lua_pushfstring(L, "lookup %s", r->name);
-  ret = push_outcome(L, r, qo.want_a ? NB_DNS_A : NB_DNS_AAAA,
-                     lua_tostring(L, -1));
+  start(L, r, 0);
+  return lookup_go(L, r, ri);
+}
+
+static int reverse_k(lua_State *L, int status, lua_KContext ctx);
+
+static int reverse_go(lua_State *L, dns_run *r, int ri) {
+  int ret;
+  drive(L, r, ri, reverse_k);
+  lua_pushfstring(L, "reverse lookup of %s (%s)", lua_tostring(L, 1),
+                  r->name);
+  ret = push_outcome(L, r, NB_DNS_PTR, lua_tostring(L, -1));
   run_free(r);
+  if (ret == 1) {           /* names, then the whole result */
+    lua_getfield(L, -1, "names");
+    lua_insert(L, -2);
+    return 2;
+  }
   return ret;
+}
+
+static int reverse_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  return reverse_go(L, woken(L, (int)ctx), (int)ctx);
 }
 
 static int net_reverse(lua_State *L) {
@@ -474,7 +582,7 @@ static int net_reverse(lua_State *L) {
   uint8_t a[16];
   size_t alen = 4;
   dns_run *r;
-  int ret;
+  int ret, ri;
   read_opts(L, 2, &qo, 0);
   if (nb_parse_ipv4(ip, n, a) != 0) {
     alen = 16;
@@ -485,21 +593,13 @@ static int net_reverse(lua_State *L) {
     }
   }
   r = new_run(L, &qo);
+  ri = lua_gettop(L);
   if ((ret = parse_server(L, &qo, r)) != 0)
     return ret;
   nb_dns_ptr_name(a, alen, r->name);
   add_query(r, r->name, NB_DNS_PTR);
-  r->deadline = nb_now_ms() + (long long)r->timeout_ms * r->tries;
-  nb_dns_run(r, 0);
-  lua_pushfstring(L, "reverse lookup of %s (%s)", ip, r->name);
-  ret = push_outcome(L, r, NB_DNS_PTR, lua_tostring(L, -1));
-  run_free(r);
-  if (ret == 1) {           /* names, then the whole result */
-    lua_getfield(L, -1, "names");
-    lua_insert(L, -2);
-    return 2;
-  }
-  return ret;
+  start(L, r, 0);
+  return reverse_go(L, r, ri);
 }
 
 /*

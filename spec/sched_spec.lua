@@ -342,3 +342,97 @@ describe("the loop", function()
       .. "(client socket + server task and socket): %s KiB\n", kib))
   end)
 end)
+
+describe("lookups in tasks", function()
+  local W = require "dnsworld"
+  local world, fake
+
+  -- the sockets this process holds (c-ares' are closed when done)
+  local function sockets()
+    local p = io.popen("ls -l /proc/" .. T.pid() .. "/fd")
+    local n = 0
+    for line in p:lines() do
+      if line:find("socket:[", 1, true) then n = n + 1 end
+    end
+    p:close()
+    return n
+  end
+
+  setup(function()
+    world = W.start()
+    fake = W.fake()
+  end)
+
+  teardown(function()
+    if world then world:stop() end
+    if fake then fake:stop() end
+  end)
+
+  it("run 50 lookups and reverse lookups at once against dnsmasq, each "
+    .. "right", function()
+    local fds = sockets()
+    local tasks = {}
+    for i = 1, 50 do
+      tasks[i] = net.spawn(function()
+        if i % 2 == 0 then
+          local r = assert(net.lookup(i % 4 == 0 and "gnomon.securitystandard.org"
+            or "multi.securitystandard.org", { server = world.auth }))
+          return r.canonical, #r.addresses
+        end
+        return (assert(net.reverse("192.168.1.1", { server = world.auth })))[1]
+      end)
+    end
+    net.run()
+    for i = 1, 50 do
+      local ok, a, b = tasks[i]:join()
+      assert.is_true(ok, a)
+      if i % 4 == 0 then
+        assert.same({ "hermes.securitystandard.org", 1 }, { a, b })
+      elseif i % 2 == 0 then
+        assert.same({ "multi.securitystandard.org", 5 }, { a, b })
+      else
+        assert.equal("router.securitystandard.org", a)
+      end
+    end
+    assert.equal(fds, sockets())
+  end)
+
+  it("wait on the loop: 50 lookups of a silent server are all waiting at "
+    .. "once while other tasks run; net.deadline cuts one", function()
+    local fds = sockets()
+    local inflight, most, ticks = 0, 0, 0
+    local tasks = {}
+    for i = 1, 50 do
+      tasks[i] = net.spawn(function()
+        inflight = inflight + 1
+        if inflight > most then most = inflight end
+        local r, msg, code = net.lookup("silent.test",
+          { server = fake.server, timeout = 0.3, tries = 1 })
+        inflight = inflight - 1
+        return r, msg, code
+      end)
+    end
+    net.spawn(function()
+      repeat
+        net.sleep(0.01)
+        ticks = ticks + 1
+      until inflight == 0
+    end)
+    local cut = net.spawn(function()
+      return net.deadline(0.05, net.lookup, "silent.test",
+        { server = fake.server, timeout = 5, tries = 1 })
+    end)
+    net.run()
+    assert.equal(50, most)
+    assert.is_true(ticks > 1)
+    for i = 1, 50 do
+      assert.same({ true, nil, "lookup silent.test at 127.0.0.1#" .. fake.port
+        .. ": no answer in 0.3 s (1 tries)", "timeout" },
+        { tasks[i]:join() })
+    end
+    local ok, r, msg, code = cut:join()
+    assert.same({ true, nil, "timeout" }, { ok, r, code })
+    assert.matches("^lookup silent%.test at ", msg)
+    assert.equal(fds, sockets())
+  end)
+end)
