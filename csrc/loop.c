@@ -419,8 +419,8 @@ int nb_task_waitfd(lua_State *L, nb_task *t, int fd, short events,
   return 0;
 }
 
-int nb_task_park(lua_State *L, nb_task *t, const int *fd, const short *ev,
-                 int n, double deadline, lua_KContext ctx, lua_KFunction k) {
+int nb_task_park(lua_State *L, nb_task *t, const struct pollfd *p, int n,
+                 double deadline, lua_KContext ctx, lua_KFunction k) {
   int i, hfd;
   if (!lua_isyieldable(L)) return 0;
   if (nb_flush_held(t, &hfd) == EAGAIN && fd_wait(t, hfd, D_WRITE) != 0) {
@@ -428,8 +428,8 @@ int nb_task_park(lua_State *L, nb_task *t, const int *fd, const short *ev,
     return 0;
   }
   for (i = 0; i < n; i++) {
-    if (((ev[i] & POLLIN) && fd_wait(t, fd[i], D_READ) != 0)
-        || ((ev[i] & POLLOUT) && fd_wait(t, fd[i], D_WRITE) != 0)) {
+    if (((p[i].events & POLLIN) && fd_wait(t, p[i].fd, D_READ) != 0)
+        || ((p[i].events & POLLOUT) && fd_wait(t, p[i].fd, D_WRITE) != 0)) {
       unwait(t);
       return 0;
     }

@@ -7,6 +7,8 @@
 #ifndef NB_LOOP_H
 #define NB_LOOP_H
 
+#include <poll.h>
+
 #include "netbasics.h"
 
 typedef struct nb_task nb_task;
@@ -27,17 +29,17 @@ int nb_task_waitfd(lua_State *L, nb_task *t, int fd, short events,
                    double deadline);
 
 /*
-** For callers that keep their own state (c-ares, libcurl): park the
-** running task on n descriptors (ev[i]: POLLIN and/or POLLOUT) until one
-** is ready, or `deadline` (nb_now() seconds, < 0 none; also bounded by
+** For callers that keep their own state (c-ares, libcurl, select): park
+** the running task on n descriptors (p[i].fd, p[i].events: POLLIN and/or
+** POLLOUT; revents unused) until one is ready, or `deadline` (nb_now() seconds, < 0 none; also bounded by
 ** net.deadline) passes; then k(L, LUA_YIELD, ctx) runs in the task (a
 ** lua_yieldk continuation: the C stack of the caller is gone). It does
 ** not return, unless L cannot yield (then 0: the caller waits itself).
 ** In k, nb_task_timedout(t) says that net.deadline passed (rather than
 ** `deadline`).
 */
-int nb_task_park(lua_State *L, nb_task *t, const int *fd, const short *ev,
-                 int n, double deadline, lua_KContext ctx, lua_KFunction k);
+int nb_task_park(lua_State *L, nb_task *t, const struct pollfd *p, int n,
+                 double deadline, lua_KContext ctx, lua_KFunction k);
 int nb_task_timedout(nb_task *t);
 
 /* a descriptor was closed by a library (c-ares): forget it */

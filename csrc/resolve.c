@@ -441,8 +441,7 @@ static void drive(lua_State *L, dns_run *r, int ri, lua_KFunction k) {
   nb_task *t = nb_task_of(L);
   for (;;) {
     struct pollfd pfd[NB_DNS_MAXFD];
-    int fds[NB_DNS_MAXFD], nfds, ms, i, n;
-    short ev[NB_DNS_MAXFD];
+    int nfds, ms, n;
     if (!nb_dns_pending(r, pfd, &nfds, &ms)) {
       nb_dns_end(r);
       return;
@@ -453,11 +452,7 @@ static void drive(lua_State *L, dns_run *r, int ri, lua_KFunction k) {
         nb_dns_process(r, pfd, n > 0 ? nfds : 0);
         continue;
       }
-      for (i = 0; i < nfds; i++) {
-        fds[i] = pfd[i].fd;
-        ev[i] = pfd[i].events;
-      }
-      nb_task_park(L, t, fds, ev, nfds, nb_now_ms() / 1000.0 + ms / 1000.0,
+      nb_task_park(L, t, pfd, nfds, nb_now_ms() / 1000.0 + ms / 1000.0,
                    (lua_KContext)ri, k);  /* returns if it cannot yield */
     }
     n = poll(pfd, (nfds_t)nfds, ms);

@@ -173,16 +173,37 @@ static int collect(lua_State *L, int t, struct pollfd *p, int k) {
   return k;
 }
 
+static int net_select(lua_State *L);
+
+/* a select in a task woken: again, with what is left of its timeout */
+static int select_k(lua_State *L, int status, lua_KContext ctx) {
+  double deadline = lua_tonumber(L, 5);
+  int cut = nb_task_timedout(nb_task_of(L));
+  (void)status;
+  (void)ctx;
+  lua_settop(L, 3);
+  if (cut || deadline >= 0) {
+    double left = deadline - nb_now();
+    lua_pushnumber(L, cut || left < 0 ? 0 : left);
+    lua_replace(L, 3);
+  }
+  return net_select(L);
+}
+
 /*
 ** ** net.select(readers, writers [, timeout]): poll(), so any number of
 ** descriptors. A socket with bytes in its read buffer is ready at once.
+** In a task: a look without waiting, then the task waits on the loop.
 */
 static int net_select(lua_State *L) {
-  lua_Integer nr = lua_isnoneornil(L, 1) ? 0 : luaL_len(L, 1);
-  lua_Integer nw = lua_isnoneornil(L, 2) ? 0 : luaL_len(L, 2);
-  double timeout = luaL_optnumber(L, 3, -1), deadline;
+  lua_Integer nr, nw;
+  double timeout, deadline;
   struct pollfd *p;
   int k, dirty = 0, r, i;
+  lua_settop(L, 3);  /* the poll array at 4 (and select_k's deadline) */
+  nr = lua_isnoneornil(L, 1) ? 0 : luaL_len(L, 1);
+  nw = lua_isnoneornil(L, 2) ? 0 : luaL_len(L, 2);
+  timeout = luaL_optnumber(L, 3, -1);
   if (!lua_isnoneornil(L, 1)) luaL_checktype(L, 1, LUA_TTABLE);
   if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TTABLE);
   luaL_argcheck(L, nr + nw <= 1 << 20, 1, "too many sockets");
@@ -191,6 +212,12 @@ static int net_select(lua_State *L) {
   k = addpolls(L, 1, p, 0, POLLIN, &dirty);
   k = addpolls(L, 2, p, k, POLLOUT, &dirty);
   deadline = timeout < 0 ? -1 : nb_now() + timeout;
+  if (!dirty && timeout != 0 && nb_task_of(L) != NULL
+      && poll(p, (nfds_t)k, 0) == 0) {
+    lua_settop(L, 4);
+    lua_pushnumber(L, deadline);  /* 5: for select_k */
+    nb_task_park(L, nb_task_of(L), p, k, deadline, 0, select_k);
+  }
   for (;;) {
     int ms = -1;
     if (dirty || timeout == 0) ms = 0;

@@ -217,6 +217,34 @@ describe("net.spawn and net.run", function()
       "closed" }, { got[501], got[502], got[503], got[504] })
   end)
 
+  it("wait in net.select on the loop: others run, its timeout and "
+    .. "net.deadline hold", function()
+    local l = assert(net.listen("127.0.0.1", 0))
+    local _, port = l:getsockname()
+    finally(function() l:close() end)
+    local c = assert(net.connect("127.0.0.1", port))
+    local a = assert(l:accept())
+    finally(function() c:close() a:close() end)
+    local order = {}
+    local sel = net.spawn(function()
+      local r, w, err = net.select({ c }, nil, 5)
+      order[#order + 1] = "selected"
+      local r2, _, err2 = net.select({ c, a }, {}, 0.05)
+      local r3, _, err3 = net.deadline(0.05, net.select, { a })
+      return #r, r[1] == c, r[c], err, #w, #r2, err2, #r3, err3
+    end)
+    net.spawn(function()
+      order[#order + 1] = "other ran"
+      net.sleep(0.02)
+      assert(a:sendall("hi\n"))
+    end)
+    net.run()
+    assert.same({ "other ran", "selected" }, order)
+    -- c is still readable (nobody read "hi"); a has nothing
+    assert.same({ true, 1, true, true, nil, 0, 1, nil, 0, "timeout" },
+      { sel:join() })
+  end)
+
   it("work the same outside a task: blocking calls with their timeouts",
     function()
     local l = assert(net.listen("127.0.0.1", 0))
