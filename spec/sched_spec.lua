@@ -371,6 +371,45 @@ describe("the loop", function()
   end)
 end)
 
+describe("Ctrl-C in the host", function()
+  it("stops net.run(), closes every socket the tasks held, exits 130",
+    function()
+    local dir = T.tmpdir()
+    local port = T.free_port("tcp", "127.0.0.1")
+    local script = dir .. "/serve.lua"
+    T.writefile(script, [[
+local net = require "netbasics"
+local l = assert(net.listen("127.0.0.1", ]] .. port .. [[))
+net.spawn(function()
+  while true do
+    local c = assert(l:accept())
+    net.spawn(function(s)
+      io.stdout:write("accepted\n") io.stdout:flush()
+      while s:recvline() do end
+    end, c)
+  end
+end)
+net.run()
+]])
+    local proc = T.spawn("exec " .. T.shquote(T.host) .. " " .. script)
+    finally(function() proc:stop() T.rmtree(dir) end)
+    assert.truthy(T.wait_port(port, 10))
+    local c = assert(net.connect("127.0.0.1", port))
+    finally(function() c:close() end)
+    assert.truthy(T.until_true(function()
+      return proc:out() == "accepted\n"
+    end, 10))
+    proc:kill("INT")
+    assert.equal(130, proc:wait(10))
+    -- the client's connection was closed, the listener too
+    c:settimeout(5)
+    assert.same({ nil, "closed" }, { c:recvline(), (select(3, c:recvline())) })
+    assert.is_falsy(T.listening(port))
+    local again = assert(net.listen("127.0.0.1", port))
+    again:close()
+  end)
+end)
+
 describe("lookups in tasks", function()
   local W = require "dnsworld"
   local world, fake
