@@ -22,6 +22,7 @@
 */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@
 #include <curl/curl.h>
 
 #include "netbasics.h"
+#include "loop.h"
 #include "transfer.h"
 
 #define NB_TRANSFER_T "netbasics.transfer"
@@ -353,6 +355,14 @@ static int xfer_setup(lua_State *L, xfer *x, const char *verb, int u,
   }
   SET(CURLOPT_ERRORBUFFER, x->errbuf);
   SET(CURLOPT_NOSIGNAL, 1L);
+  if (x->loop) {  /* in a task: libcurl's sockets and timer on the loop */
+    curl_multi_setopt(x->multi, CURLMOPT_SOCKETFUNCTION, nb_xfer_socket);
+    curl_multi_setopt(x->multi, CURLMOPT_SOCKETDATA, x);
+    curl_multi_setopt(x->multi, CURLMOPT_TIMERFUNCTION, nb_xfer_timer);
+    curl_multi_setopt(x->multi, CURLMOPT_TIMERDATA, x);
+    SET(CURLOPT_CLOSESOCKETFUNCTION, nb_xfer_closesocket);
+    SET(CURLOPT_CLOSESOCKETDATA, x);
+  }
   SET(CURLOPT_URL, url);
   SET(CURLOPT_PROTOCOLS_STR, protocols);
   if (redir[0] != '\0' && max_redirects > 0) {
@@ -472,6 +482,110 @@ static void xfer_wait(lua_State *L, xfer *x) {
     x->result = CURLE_GOT_NOTHING;
     x->done = 1;
   }
+}
+
+/* the transfer's end, if libcurl says so */
+static int xfer_ended(xfer *x) {
+  CURLMsg *m;
+  int left;
+  while ((m = curl_multi_info_read(x->multi, &left)) != NULL)
+    if (m->msg == CURLMSG_DONE) {
+      x->result = m->data.result;
+      x->done = 1;
+    }
+  return x->done;
+}
+
+/*
+** ** xfer_wait in a task: libcurl's sockets and timer (its socket API)
+** waited on by the loop, the other tasks running meanwhile; k(L, .., xi)
+** goes on after each wait (x at stack index xi). A look without waiting
+** (poll) before each wait: the loop's epoll is edge-triggered and
+** libcurl may leave bytes unread. Returns 0 when the transfer is over,
+** -1 if the task cannot yield (then xfer_wait does it all).
+*/
+static int xfer_wait_task(lua_State *L, xfer *x, int xi, lua_KFunction k) {
+  const nb_loop_api *api = (const nb_loop_api *)x->loop;
+  nb_task *t = api->task_of(L);
+  int running;
+  for (;;) {
+    struct pollfd p[NB_XFER_SOCKS];
+    int i, n;
+    double now, dl;
+    CURLMcode mc = CURLM_OK;
+    if (xfer_ended(x)) return 0;
+    for (i = 0; i < x->nsocks; i++) {
+      p[i].fd = x->socks[i];
+      p[i].events = x->events[i];
+      p[i].revents = 0;
+    }
+    n = x->nsocks;
+    now = api->now();
+    if (n > 0 && poll(p, (nfds_t)n, 0) > 0) {
+      for (i = 0; i < n && mc == CURLM_OK; i++) {
+        int ev = ((p[i].revents & (POLLIN | POLLHUP)) ? CURL_CSELECT_IN : 0)
+                 | ((p[i].revents & POLLOUT) ? CURL_CSELECT_OUT : 0)
+                 | ((p[i].revents & POLLERR) ? CURL_CSELECT_ERR : 0);
+        if (ev)
+          mc = curl_multi_socket_action(x->multi, p[i].fd, ev, &running);
+      }
+    } else if (x->timer_at >= 0 && x->timer_at <= now) {
+      x->timer_at = -1;
+      mc = curl_multi_socket_action(x->multi, CURL_SOCKET_TIMEOUT, 0,
+                                    &running);
+    } else {
+      if (*nb_interrupt_flag) {
+        x->interrupted = 1;
+        return 0;
+      }
+      if (x->bar)
+        nb_xfer_bar(x, 0);
+      if (x->progress_fn) {
+        call_progress(L, x, 0);
+        if (x->lua_error || x->stopped)
+          return 0;
+      }
+      dl = x->timer_at;
+      if ((x->bar || x->progress_fn)
+          && (dl < 0 || dl > now + NB_TICK_MS / 1000.0))
+        dl = now + NB_TICK_MS / 1000.0;
+      api->park(L, t, p, n, dl, (lua_KContext)xi, k);
+      return -1;  /* it cannot yield */
+    }
+    if (mc != CURLM_OK) {
+      x->result = CURLE_OUT_OF_MEMORY;
+      snprintf(x->errbuf, sizeof x->errbuf, "%s", curl_multi_strerror(mc));
+      x->done = 1;
+      return 0;
+    }
+  }
+}
+
+/* after a wait in a task: net.deadline passed, or go on */
+static void xfer_resume(lua_State *L, xfer *x, int xi, lua_KFunction k) {
+  const nb_loop_api *api = (const nb_loop_api *)x->loop;
+  if (api->timedout(api->task_of(L))) {
+    x->result = CURLE_OPERATION_TIMEDOUT;
+    snprintf(x->errbuf, sizeof x->errbuf, "deadline reached");
+    x->done = 1;
+    return;
+  }
+  if (xfer_wait_task(L, x, xi, k) != 0)
+    xfer_wait(L, x);
+}
+
+/* in a task, x gets the loop (before xfer_setup) */
+static void xfer_on_loop(lua_State *L, xfer *x) {
+  const nb_loop_api *api;
+  lua_getfield(L, LUA_REGISTRYINDEX, NB_LOOP_API);
+  api = (const nb_loop_api *)lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  if (api == NULL || api->task_of(L) == NULL || !lua_isyieldable(L))
+    return;
+  x->loop = api;
+  x->closed = api->closed;
+  x->now = api->now;
+  x->timer_at = -1;
 }
 
 /* ---------------------------------------------------------------------
@@ -649,6 +763,13 @@ static int xfer_finish(lua_State *L, xfer *x, const char *verb, int u) {
 ** Lua-callable functions
 ** ------------------------------------------------------------------ */
 
+static int fetch_k(lua_State *L, int status, lua_KContext ctx) {
+  xfer *x = (xfer *)lua_touserdata(L, (int)ctx);
+  (void)status;
+  xfer_resume(L, x, (int)ctx, fetch_k);
+  return xfer_finish(L, x, "fetch", 1);
+}
+
 /* curl.fetch(url [, opts]) */
 static int net_fetch(lua_State *L) {
   int opts = lua_isnoneornil(L, 2) ? 0 : 2;
@@ -656,13 +777,22 @@ static int net_fetch(lua_State *L) {
   int r;
   luaL_checkstring(L, 1);
   lua_settop(L, 2);
-  x = xfer_new(L);
+  x = xfer_new(L);  /* at 3 */
+  xfer_on_loop(L, x);
   if ((r = xfer_setup(L, x, "fetch", 1, opts, NULL)) != 0) {
     nb_xfer_release(x);
     return r;
   }
-  xfer_wait(L, x);
+  if (x->loop == NULL || xfer_wait_task(L, x, 3, fetch_k) != 0)
+    xfer_wait(L, x);
   return xfer_finish(L, x, "fetch", 1);
+}
+
+static int download_k(lua_State *L, int status, lua_KContext ctx) {
+  xfer *x = (xfer *)lua_touserdata(L, (int)ctx);
+  (void)status;
+  xfer_resume(L, x, (int)ctx, download_k);
+  return xfer_finish(L, x, "download", 1);
 }
 
 /* curl.download(url, path [, opts]) */
@@ -673,12 +803,14 @@ static int net_download(lua_State *L) {
   int r;
   luaL_checkstring(L, 1);
   lua_settop(L, 3);
-  x = xfer_new(L);
+  x = xfer_new(L);  /* at 4 */
+  xfer_on_loop(L, x);
   if ((r = xfer_setup(L, x, "download", 1, opts, path)) != 0) {
     nb_xfer_release(x);  /* no temporary file waits for the collector */
     return r;
   }
-  xfer_wait(L, x);
+  if (x->loop == NULL || xfer_wait_task(L, x, 4, download_k) != 0)
+    xfer_wait(L, x);
   return xfer_finish(L, x, "download", 1);
 }
 

@@ -970,7 +970,13 @@ static const luaL_Reg funcs[] = {
   {NULL, NULL}
 };
 
+static const nb_loop_api api = {
+  nb_task_of, nb_task_park, nb_task_timedout, nb_loop_closed, now
+};
+
 void nb_open_loop(lua_State *L) {
+  lua_pushlightuserdata(L, (void *)&api);
+  lua_setfield(L, LUA_REGISTRYINDEX, NB_LOOP_API);
   luaL_newmetatable(L, NB_TASK_T);
   lua_pushcfunction(L, task_gc);
   lua_setfield(L, -2, "__gc");

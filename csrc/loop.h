@@ -45,6 +45,21 @@ int nb_task_timedout(nb_task *t);
 /* a descriptor was closed by a library (c-ares): forget it */
 void nb_loop_closed(int fd);
 
+/*
+** The loop for netbasics.curl, a module of its own (libcurl is slow to
+** load) that cannot link to core's functions: a table of them, in the
+** Lua registry as a light userdata under NB_LOOP_API.
+*/
+#define NB_LOOP_API "netbasics.loop"
+typedef struct nb_loop_api {
+  nb_task *(*task_of)(lua_State *L);
+  int (*park)(lua_State *L, nb_task *t, const struct pollfd *p, int n,
+              double deadline, lua_KContext ctx, lua_KFunction k);
+  int (*timedout)(nb_task *t);
+  void (*closed)(int fd);
+  double (*now)(void);
+} nb_loop_api;
+
 /* what a call that is called again already did (sendall's bytes sent) */
 size_t nb_task_progress(nb_task *t);
 void nb_task_setprogress(nb_task *t, size_t n);

@@ -4,6 +4,7 @@
 ** mapping of libcurl's outcomes to codes. No Lua here (see transfer.h).
 */
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -244,6 +245,46 @@ size_t nb_xfer_header(char *data, size_t size, size_t nmemb, void *ud) {
 nomem:
   x->failcode = "memory";
   return 0;
+}
+
+int nb_xfer_socket(CURL *e, curl_socket_t s, int what, void *ud, void *sp) {
+  xfer *x = (xfer *)ud;
+  int i;
+  (void)e;
+  (void)sp;
+  for (i = 0; i < x->nsocks && x->socks[i] != (int)s; i++)
+    ;
+  if (what == CURL_POLL_REMOVE) {
+    if (i < x->nsocks) {
+      x->nsocks--;
+      x->socks[i] = x->socks[x->nsocks];
+      x->events[i] = x->events[x->nsocks];
+    }
+    /* maybe still open (kept for reuse): the loop adds it again if so */
+    if (x->closed) x->closed((int)s);
+    return 0;
+  }
+  if (i == x->nsocks) {
+    if (x->nsocks == NB_XFER_SOCKS) return -1;
+    x->nsocks++;
+    x->socks[i] = (int)s;
+  }
+  x->events[i] = (short)(((what & CURL_POLL_IN) ? POLLIN : 0)
+                         | ((what & CURL_POLL_OUT) ? POLLOUT : 0));
+  return 0;
+}
+
+int nb_xfer_timer(CURLM *m, long ms, void *ud) {
+  xfer *x = (xfer *)ud;
+  (void)m;
+  x->timer_at = ms < 0 ? -1 : x->now() + (double)ms / 1000.0;
+  return 0;
+}
+
+int nb_xfer_closesocket(void *ud, curl_socket_t s) {
+  xfer *x = (xfer *)ud;
+  if (x->closed) x->closed((int)s);
+  return close((int)s);
 }
 
 void nb_xfer_release(xfer *x) {

@@ -16,6 +16,8 @@
 #define NB_HEADERS_MAX (1024 * 1024)     /* response headers kept, bytes */
 #define NB_PREALLOC_MAX ((size_t)256 << 20)
 
+#define NB_XFER_SOCKS 8     /* sockets of one transfer libcurl waits on */
+
 /* a growing byte buffer */
 typedef struct nb_buf {
   char *p;
@@ -50,7 +52,22 @@ typedef struct xfer {
   double last_draw;
   CURLcode result;
   char errbuf[CURL_ERROR_SIZE];
+  /* in a task, on the loop (fetch.c): libcurl's sockets and timer */
+  const void *loop;          /* the loop's nb_loop_api, or NULL */
+  void (*closed)(int fd);    /* tell the loop of a socket libcurl drops */
+  int socks[NB_XFER_SOCKS];
+  short events[NB_XFER_SOCKS];
+  int nsocks;
+  double timer_at;           /* when libcurl wants its timer, or < 0 */
+  double (*now)(void);
 } xfer;
+
+/* the multi handle's socket and timer callbacks and the easy handle's
+** close-socket callback, for a transfer driven by the loop: they fill
+** x->socks, x->events, x->timer_at (no Lua) */
+int nb_xfer_socket(CURL *e, curl_socket_t s, int what, void *ud, void *sp);
+int nb_xfer_timer(CURLM *m, long ms, void *ud);
+int nb_xfer_closesocket(void *ud, curl_socket_t s);
 
 /* curl_global_init, once, on the first transfer */
 void nb_curl_init(void);

@@ -503,3 +503,61 @@ describe("lookups in tasks", function()
     assert.equal(fds, sockets())
   end)
 end)
+
+describe("downloads in tasks", function()
+  local W = require "webserver"
+  local web
+  local DATA = string.rep("0123456789abcdef", 128)   -- 2 KiB
+
+  setup(function()
+    web = W.nginx { files = { ["data.bin"] = DATA }, rate = "2k" }
+  end)
+
+  teardown(function()
+    if web then web:stop() end
+  end)
+
+  it("run 20 fetches of a slow location at once, all waiting together "
+    .. "while other tasks run; a download; net.deadline cuts one",
+    function()
+    local dir = T.tmpdir()
+    finally(function() T.rmtree(dir) end)
+    local inflight, most, ticks = 0, 0, 0
+    local tasks = {}
+    for i = 1, 20 do
+      tasks[i] = net.spawn(function()
+        inflight = inflight + 1
+        if inflight > most then most = inflight end
+        local r, msg, code
+        if i == 20 then
+          r, msg, code = net.download(web:url("/slow/data.bin"),
+            dir .. "/data.bin")
+        else
+          r, msg, code = net.fetch(web:url("/slow/data.bin"))
+        end
+        inflight = inflight - 1
+        assert(r, msg)
+        return r.status, r.body or T.slurp(r.path)
+      end)
+    end
+    net.spawn(function()
+      repeat
+        net.sleep(0.02)
+        ticks = ticks + 1
+      until inflight == 0
+    end)
+    local cut = net.spawn(function()
+      return net.deadline(0.2, net.fetch, web:url("/slow/data.bin"))
+    end)
+    net.run()
+    assert.equal(20, most)
+    assert.is_true(ticks > 1)
+    for i = 1, 20 do
+      assert.same({ true, 200, DATA }, { tasks[i]:join() })
+    end
+    local ok, r, msg, code = cut:join()
+    assert.same({ true, nil, "timeout" }, { ok, r, code })
+    assert.equal("fetch " .. web:url("/slow/data.bin")
+      .. ": deadline reached", msg)
+  end)
+end)
