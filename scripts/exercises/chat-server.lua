@@ -56,6 +56,7 @@ local function writer(c)
 end
 
 local function send(c, line)
+  if clients[c.name] ~= c then return end   -- gone meanwhile
   if c.queued + #line > QUEUE_MAX then
     -- full: wait until its writer has sent it all, for STALL seconds
     local _, _, code = net.deadline(STALL, c.writer.join, c.writer)
