@@ -974,9 +974,38 @@ static const nb_loop_api api = {
   nb_task_of, nb_task_park, nb_task_timedout, nb_loop_closed, now
 };
 
+/* the Lua state closes: free the loop's tables (the module may be
+** unloaded next) */
+static int loop_gc(lua_State *L) {
+  (void)L;
+  if (loop.running) return 0;
+  free(loop.rd);
+  free(loop.wr);
+  free(loop.reg);
+  free(loop.rok);
+  free(loop.heap);
+  free(loop.ring);
+  loop.rd = loop.wr = loop.heap = loop.ring = NULL;
+  loop.reg = loop.rok = NULL;
+  loop.fdcap = loop.heapcap = loop.nheap = 0;
+  loop.rcap = loop.rcount = loop.rhead = 0;
+  if (loop.epfd >= 0) close(loop.epfd);
+  loop.epfd = -1;
+  return 0;
+}
+
 void nb_open_loop(lua_State *L) {
   lua_pushlightuserdata(L, (void *)&api);
   lua_setfield(L, LUA_REGISTRYINDEX, NB_LOOP_API);
+  if (lua_getfield(L, LUA_REGISTRYINDEX, "netbasics.loopgc") == LUA_TNIL) {
+    lua_newuserdatauv(L, 1, 0);
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, loop_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
+    lua_setfield(L, LUA_REGISTRYINDEX, "netbasics.loopgc");
+  }
+  lua_pop(L, 1);
   luaL_newmetatable(L, NB_TASK_T);
   lua_pushcfunction(L, task_gc);
   lua_setfield(L, -2, "__gc");
