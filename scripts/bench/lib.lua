@@ -167,6 +167,10 @@ end
 
 B.free_port = T.free_port
 
+-- Debian's Python 3: the python3 first in PATH may be a version
+-- manager's shell script (pyenv's shim costs ~300 ms a start)
+B.python = io.open("/usr/bin/python3") and "/usr/bin/python3" or "python3"
+
 -- run fn(); whatever happens, call every cleanup registered with
 -- B.finally (servers to stop, folders to remove), then re-raise
 local cleanups = {}

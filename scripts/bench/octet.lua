@@ -161,7 +161,7 @@ B.main(function()
         cmd = ("%s%s %s %s %d"):format(pin, ref,
           set == "ip_to_int" and "ip_to_int" or "endpoint", file, passes.C)
       elseif impl == "Python 3 ipaddress" then
-        cmd = ("%spython3 %s/py.py %s %s %d"):format(pin, dir, set, file,
+        cmd = ("%s%s %s/py.py %s %s %d"):format(pin, B.python, dir, set, file,
           passes[impl])
       else
         cmd = ("%slua5.4 scripts/bench/octet.lua peer %s %s %s %d"):format(

@@ -160,7 +160,7 @@ B.main(function()
   local dir = T.tmpdir()
   B.finally(function() T.rmtree(dir) end)
   T.writefile(dir .. "/peer.py", PY)
-  local PYR = "python3 " .. dir .. "/peer.py"
+  local PYR = B.python .. " " .. dir .. "/peer.py"
   local bends = {
     C = { REF .. " bulk-recv", REF .. " bulk-send" },
     netbasics = { LUA .. " nb-bulk-recv", LUA .. " nb-bulk-send" },
