@@ -100,9 +100,12 @@ test: deps
 check: all
 	@scripts/run-specs
 
+# make bench: every benchmark, then scripts/bench/results/latest.md and
+# latest.svg; make bench QUICK=1: a first look in under a minute
+# (results/quick.*); PLACEMENT=one puts server and client on one CPU
 bench: deps
 	@$(MAKE) --no-print-directory all
-	@scripts/bench/run
+	@scripts/bench/run $(if $(QUICK),--quick) $(if $(PLACEMENT),--placement $(PLACEMENT))
 
 clean:
 	rm -rf $(B)

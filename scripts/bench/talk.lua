@@ -197,7 +197,7 @@ B.main(function()
   end
   B.finally(function() for p in pairs(live) do p:stop() end end)
 
-  local secs = B.n(3, 1)
+  local secs = B.n(3, 0.5)
   local rounds = B.n(5, 2)
   for _, w in ipairs {
     { id = "pp50", depth = 1, title = "talk ping-pong, 50 clients" },
