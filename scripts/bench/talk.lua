@@ -206,7 +206,7 @@ B.main(function()
   } do
     B.workload { id = w.id, title = w.title, unit = "round trips/s",
       better = "higher", ref = "C",
-      note = ("the C epoll load, %d s after 0.3 s of warm-up; targets "
+      note = ("the C epoll load, %g s after 0.3 s of warm-up; targets "
         .. "netbasics (sched) >= %s C"):format(secs,
         w.depth == 1 and "0.9x" or "0.8x") }
     if not sched then
