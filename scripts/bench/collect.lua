@@ -54,6 +54,22 @@ for line in io.lines(raw) do
   end
 end
 
+-- the order of the issue (talk, bulk, HTTP, validation, start-up,
+-- memory), then any other workload in the order it ran
+local ORDER = { "pp1", "pp50", "pipe50", "bulk", "dl-file", "dl-mem",
+  "dl-disk", "validate-mixed", "validate-good", "validate-ip_to_int",
+  "startup", "idle", "lookup" }
+do
+  local rank = {}
+  for i, id in ipairs(ORDER) do rank[id] = i end
+  local pos = {}
+  for i, id in ipairs(worder) do pos[id] = i end
+  table.sort(worder, function(a, b)
+    local ra, rb = rank[a] or #ORDER + pos[a], rank[b] or #ORDER + pos[b]
+    return ra < rb
+  end)
+end
+
 local function median(t)
   local c = {}
   for i, v in ipairs(t) do c[i] = v end
@@ -217,7 +233,7 @@ f:close()
 local gp = svgpath .. ".gp"
 f = assert(io.open(gp, "w"))
 f:write(([[
-set terminal svg size 1000,%d dynamic font "sans,11" background "white"
+set terminal svg size 1000,%d dynamic noenhanced font "sans,11" background "white"
 set output "%s"
 set title "netbasics beside its references, same run (ratio to the C reference, log scale; 1 = C)"
 set logscale x 10
