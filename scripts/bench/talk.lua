@@ -108,21 +108,24 @@ if arg[1] == "peer" then
       end
     end
   elseif mode == "nb-sched" then
+    -- one task per client, written as for one client (the socket is
+    -- passed to net.spawn, so the new task holds it)
+    local function serve(c)
+      local buf = ""
+      while true do
+        local data = c:recv(65536)
+        if not data or data == "" then break end
+        local out
+        out, buf = answers(buf .. data)
+        if out then assert(c:sendall(out)) end
+      end
+      c:close()
+    end
     net.spawn(function()
       while true do
         local c = assert(l:accept())
         c:setoption("nodelay", true)
-        net.spawn(function()
-          local buf = ""
-          while true do
-            local data = c:recv(65536)
-            if not data or data == "" then break end
-            local out
-            out, buf = answers(buf .. data)
-            if out then assert(c:sendall(out)) end
-          end
-          c:close()
-        end)
+        net.spawn(serve, c)
       end
     end)
     net.run()
