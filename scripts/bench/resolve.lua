@@ -13,21 +13,32 @@ local net = require "netbasics"
 local N = B.n(300, 100)
 
 B.main(function()
-  local port = T.free_port("udp")
   local dir = T.tmpdir()
   B.finally(function() T.rmtree(dir) end)
-  local dns = B.server(B.pin("server") .. ("dnsmasq --keep-in-foreground "
-    .. "--conf-file=/dev/null --pid-file= --log-facility=/dev/null "
-    .. "--bind-interfaces --listen-address=127.0.0.1 --port=%d --no-resolv "
-    .. "--no-hosts --local=/securitystandard.org/ "
-    .. "--cname=gnomon.securitystandard.org,hermes.securitystandard.org "
-    .. "--host-record=hermes.securitystandard.org,185.172.165.184"):format(port))
+  -- dnsmasq binds TCP and UDP on its port: a free UDP port may be taken
+  -- for TCP, so a new port is tried when it does not answer
+  local port, server, dns, err
+  for _ = 1, 3 do
+    port = T.free_port("udp")
+    server = "127.0.0.1:" .. port
+    dns = B.server(B.pin("server") .. ("dnsmasq --keep-in-foreground "
+      .. "--conf-file=/dev/null --pid-file= --log-facility=- "
+      .. "--bind-interfaces --listen-address=127.0.0.1 --port=%d --no-resolv "
+      .. "--no-hosts --local=/securitystandard.org/ "
+      .. "--cname=gnomon.securitystandard.org,hermes.securitystandard.org "
+      .. "--host-record=hermes.securitystandard.org,185.172.165.184"):format(port))
+    local ok = T.until_true(function()
+      return net.lookup("gnomon.securitystandard.org",
+        { server = server, type = "A", timeout = 1 })
+        or not dns:alive()
+    end, 10)
+    if ok and dns:alive() then break end
+    err = dns:err()
+    dns:stop()
+    dns = nil
+  end
+  assert(dns, "dnsmasq did not answer: " .. tostring(err))
   B.finally(function() dns:stop() end)
-  local server = "127.0.0.1:" .. port
-  assert(T.until_true(function()
-    return net.lookup("gnomon.securitystandard.org",
-      { server = server, type = "A" })
-  end, 10), "dnsmasq did not answer")
   local qfile = dir .. "/q"
   T.writefile(qfile, ("gnomon.securitystandard.org A\n"):rep(N))
   local script = dir .. "/nb.lua"

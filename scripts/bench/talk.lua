@@ -235,7 +235,8 @@ B.main(function()
     unit = "KiB", better = "lower", ref = "-",
     note = ("server VmRSS after %d clients connected and made one round "
       .. "trip, minus before, over %d (kernel socket buffers not "
-      .. "included)"):format(conns, conns) }
+      .. "included; the C server gives each client a 64 KiB line buffer, "
+      .. "of which the first page is touched)"):format(conns, conns) }
   B.rounds("idle", B.n(3, 1), impls, function(impl)
     local p, port, pid = start(impl)
     local before = rss(pid)
