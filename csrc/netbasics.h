@@ -95,6 +95,26 @@ int nb_parse_endpoint(const char *s, size_t n, nb_endpoint *ep);
 */
 int nb_check_hostname(const char *s, size_t n);
 
+/*
+** A CIDR block (octet.c): the network address (host bits clear) and
+** the prefix. nb_parse_cidr reads "192.168.1.0/24", "2001:db8::/32", a
+** bare address (a /32 or /128), or (IPv4) "10.0.0.0/255.0.0.0" with a
+** netmask or hostmask, as Python's ipaddress.ip_network does. 0 ok, -1
+** malformed, -2 host bits set (only when `strict`; otherwise cleared).
+*/
+typedef struct nb_cidr {
+  int family;          /* NB_FAM_INET or NB_FAM_INET6 */
+  int prefix;
+  uint8_t net[16];
+} nb_cidr;
+int nb_parse_cidr(const char *s, size_t n, int strict, nb_cidr *c);
+
+/*
+** A binary number as octet.c's frombinary reads it: 1 or more '0' and
+** '1' and nothing else. 0 ok, -1 malformed, -2 above INT64_MAX.
+*/
+int nb_parse_binary(const char *s, size_t n, int64_t *out);
+
 /* the families of netbasics.core */
 void nb_open_octet(lua_State *L);
 void nb_open_validate(lua_State *L);
