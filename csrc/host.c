@@ -40,6 +40,51 @@ static volatile sig_atomic_t interrupted = 0;
 static char exedir[PATH_MAX];  /* directory of this binary */
 
 /* ---------------------------------------------------------------------
+** Out of memory on purpose: NETBASICS_FAILALLOC=N makes the Nth request
+** to Lua's allocator fail, and every later one until the script has
+** stopped (a Lua memory error must reach the host, not be absorbed by
+** the emergency collection Lua tries before giving up). Then the host
+** reports, closes the state with memory back, and checks that every
+** descriptor the script opened was closed. NETBASICS_FAILALLOC=0 fails
+** nothing and prints how many requests the run made, so a spec can walk
+** N over all of them. Requests that grow a block count; frees do not;
+** the state itself is made before the schedule starts.
+** ------------------------------------------------------------------ */
+
+static unsigned long alloc_count = 0;   /* growing requests so far */
+static unsigned long alloc_failat = 0;  /* 0: never fail */
+static int alloc_failing = 0;           /* the schedule is armed */
+
+static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  (void)ud;
+  if (nsize == 0) {
+    free(ptr);
+    return NULL;
+  }
+  if (ptr == NULL || nsize > osize) {
+    alloc_count++;
+    if (alloc_failing && alloc_count >= alloc_failat)
+      return NULL;
+  }
+  return realloc(ptr, nsize);
+}
+
+/* the descriptors open now, as a bit set of the first 1024 */
+static void fdset_now(unsigned char set[128]) {
+  DIR *d = opendir("/proc/self/fd");
+  struct dirent *e;
+  int self = d ? dirfd(d) : -1;
+  memset(set, 0, 128);
+  if (d == NULL) return;
+  while ((e = readdir(d)) != NULL) {
+    int fd = atoi(e->d_name);
+    if (e->d_name[0] < '0' || e->d_name[0] > '9' || fd == self) continue;
+    if (fd < 1024) set[fd / 8] |= (unsigned char)(1 << (fd % 8));
+  }
+  closedir(d);
+}
+
+/* ---------------------------------------------------------------------
 ** Messages and errors, as lua.c
 ** ------------------------------------------------------------------ */
 
@@ -607,6 +652,53 @@ static void setnet(lua_State *L) {
     report(L, LUA_ERRRUN);
 }
 
+/*
+** The end of every run, from main or from os.exit: closing the state
+** runs every __gc and __close (sockets, files and transfers the script
+** held are released, also after Ctrl-C); under NETBASICS_FAILALLOC, the
+** descriptor check. Returns the exit status.
+*/
+static const char *failalloc = NULL;
+static unsigned char fds_before[128];
+
+static int closestate(lua_State *L, int status) {
+  alloc_failing = 0;  /* the script has stopped: memory is back */
+  lua_close(L);
+  if (failalloc != NULL) {
+    unsigned char fds_after[128];
+    int fd;
+    if (alloc_failat == 0)
+      fprintf(stderr, "%s: %lu allocations\n", progname, alloc_count);
+    fdset_now(fds_after);
+    for (fd = 0; fd < 1024; fd++)
+      if ((fds_after[fd / 8] & ~fds_before[fd / 8]) & (1 << (fd % 8))) {
+        fprintf(stderr, "%s: descriptor %d left open\n", progname, fd);
+        status = EXIT_FAILURE;
+      }
+  }
+  if (interrupted && status != EXIT_SUCCESS)
+    status = EXIT_INTERRUPTED;
+  return status;
+}
+
+/*
+** os.exit([code [, close]]) as Lua's, but the state is closed unless
+** `close` is false: a lesson that exits with sockets open or a download
+** under way still closes them and removes its temporary file.
+*/
+static int host_exit(lua_State *L) {
+  int status;
+  if (lua_isboolean(L, 1))
+    status = lua_toboolean(L, 1) ? EXIT_SUCCESS : EXIT_FAILURE;
+  else
+    status = (int)luaL_optinteger(L, 1, EXIT_SUCCESS);
+  fflush(stdout);
+  if (lua_isnoneornil(L, 2) || lua_toboolean(L, 2))
+    exit(closestate(L, status));
+  exit(status);
+  return 0;
+}
+
 /* the result of pmain: an exit status for main */
 static int exitstatus = EXIT_SUCCESS;
 
@@ -637,6 +729,10 @@ static int pmain(lua_State *L) {
     lua_setfield(L, LUA_REGISTRYINDEX, "LUA_NOENV");
   }
   luaL_openlibs(L);
+  lua_getglobal(L, "os");
+  lua_pushcfunction(L, host_exit);
+  lua_setfield(L, -2, "exit");
+  lua_pop(L, 1);
   setup_modules(L);
   lua_gc(L, LUA_GCRESTART);
   lua_gc(L, LUA_GCGEN, 0, 0);
@@ -682,11 +778,22 @@ fail:
 
 int main(int argc, char **argv) {
   int status;
-  lua_State *L = luaL_newstate();
+  lua_State *L;
+  failalloc = getenv("NETBASICS_FAILALLOC");
+  if (failalloc != NULL) {
+    alloc_failat = strtoul(failalloc, NULL, 10);
+    alloc_failing = alloc_failat > 0;
+    fdset_now(fds_before);
+  }
+  L = luaL_newstate();
   if (L == NULL) {
     l_message(argv[0], "cannot create state: not enough memory");
     return EXIT_FAILURE;
   }
+  /* luaL_newstate's allocator is realloc and free too: blocks it made
+  ** can be freed by ours */
+  if (failalloc != NULL)
+    lua_setallocf(L, l_alloc, NULL);
   find_exedir(argv[0]);
   lua_gc(L, LUA_GCSTOP);
   lua_pushcfunction(L, pmain);
@@ -695,10 +802,5 @@ int main(int argc, char **argv) {
   status = lua_pcall(L, 2, 0, 0);
   report(L, status);
   if (status != LUA_OK) exitstatus = EXIT_FAILURE;
-  /* closing the state runs every __gc and __close: sockets, files and
-  ** transfers the script held are released, also after Ctrl-C */
-  lua_close(L);
-  if (interrupted && exitstatus != EXIT_SUCCESS)
-    exitstatus = EXIT_INTERRUPTED;
-  return exitstatus;
+  return closestate(L, exitstatus);
 }
