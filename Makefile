@@ -39,12 +39,12 @@ INSTALL   ?= install
 # ---- sources (the rockspec lists the same; spec/build_spec.lua checks) -----
 # `make -s print-CORE_SRC` shows one list as make sees it
 CORE_SRC  = csrc/core.c csrc/common.c csrc/octet.c csrc/validate.c csrc/socket.c \
-            csrc/ports.c csrc/resolve.c
+            csrc/ports.c csrc/resolve.c csrc/dnsmsg.c
 FETCH_SRC = csrc/common.c csrc/fetch.c
 HOST_SRC  = csrc/host.c
 LUA_SRC   = lua/netbasics/init.lua lua/netbasics/socket.lua \
             lua/netbasics/resolve.lua lua/netbasics/fetch.lua
-HEADERS   = csrc/netbasics.h
+HEADERS   = csrc/netbasics.h csrc/dnsmsg.h
 
 B         = build
 CORE_OBJ  = $(CORE_SRC:csrc/%.c=$(B)/obj/%.o)

@@ -1,8 +1,855 @@
 /*
 ** resolve.c: the resolve family of netbasics.core (see API.md).
+** net.lookup and net.reverse ask one DNS server with c-ares and read its
+** answer with dnsmsg.c (the nslookup view: server, AA flag, CNAME chain);
+** net.resolve asks the system (getaddrinfo: /etc/hosts, nsswitch);
+** net.hostname names this computer.
 */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ares.h>
+
 #include "netbasics.h"
+#include "dnsmsg.h"
+
+#define NB_DNSRUN_T "netbasics.dnsrun"
+#define NB_ADDRINFO_T "netbasics.addrinfo"
+
+#define DEFAULT_TIMEOUT_MS 5000
+#define DEFAULT_TRIES 2
+#define MAX_CHAIN 64
+
+/*
+** ======================================================================
+** Asking a DNS server (plain C: no Lua between creating the channel and
+** destroying it)
+** ======================================================================
+*/
+
+/* one question and what became of it */
+typedef struct dns_query {
+  char name[256];           /* the name asked, no final dot */
+  unsigned qtype;
+  int done;                 /* the callback ran */
+  int status;               /* ARES_SUCCESS or c-ares' failure */
+  int walked;               /* nb_dns_walk's result, on ARES_SUCCESS */
+  nb_dns_msg msg;           /* the answer, when walked is NB_DNS_OK */
+} dns_query;
+
+enum { RUN_DONE, RUN_TIMEOUT, RUN_INTERRUPTED, RUN_ESETUP };
+
+/* one run: one or two questions (A, then AAAA of the canonical name, as
+** nslookup asks), of one server, before one deadline */
+typedef struct dns_run {
+  char name[256];           /* the name asked, checked, no final dot */
+  long long deadline;       /* now_ms() + timeout x tries */
+  int family;               /* AF_INET, AF_INET6, or 0: system's first */
+  unsigned char addr[16];
+  unsigned port;
+  int timeout_ms, tries;
+  int nq;
+  dns_query q[2];
+  /* results */
+  char server[NB_IPV6_STRLEN];
+  unsigned server_port;
+  int outcome;              /* RUN_* */
+  int setup_status;         /* the c-ares status of a RUN_ESETUP */
+} dns_run;
+
+static long long now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static unsigned short query_id(void) {
+  unsigned short id;
+  if (getrandom(&id, sizeof id, GRND_NONBLOCK) != (ssize_t)sizeof id) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    id = (unsigned short)(ts.tv_nsec ^ (getpid() << 4));
+  }
+  return id;
+}
+
+/*
+** ** Called by c-ares, also from ares_destroy (ARES_EDESTRUCTION). It
+** only fills the C struct: no Lua here.
+*/
+static void on_answer(void *arg, int status, int timeouts,
+                      unsigned char *abuf, int alen) {
+  dns_query *q = (dns_query *)arg;
+  (void)timeouts;
+  if (q->done)
+    return;
+  q->done = 1;
+  q->status = status;
+  if (status == ARES_SUCCESS)
+    q->walked = alen > 0 ? nb_dns_walk(abuf, (size_t)alen, &q->msg)
+                         : NB_DNS_EMALFORMED;
+}
+
+static int all_done(const dns_run *r, int from) {
+  int i;
+  for (i = from; i < r->nq; i++)
+    if (!r->q[i].done)
+      return 0;
+  return 1;
+}
+
+/* keep only one server: the one given, or the system's first */
+static int pick_server(ares_channel ch, dns_run *r) {
+  struct ares_addr_port_node one, *list = NULL;
+  int st;
+  memset(&one, 0, sizeof one);
+  if (r->family == 0) {
+    st = ares_get_servers_ports(ch, &list);
+    if (st != ARES_SUCCESS)
+      return st;
+    if (list == NULL)
+      return ARES_ESERVFAIL;  /* c-ares 1.18 always has one */
+    one.family = list->family;
+    if (one.family == AF_INET)
+      memcpy(&one.addr.addr4, &list->addr.addr4, 4);
+    else
+      memcpy(&one.addr.addr6, &list->addr.addr6, 16);
+    one.udp_port = list->udp_port;
+    one.tcp_port = list->tcp_port;
+    ares_free_data(list);
+  } else {
+    one.family = r->family;
+    if (r->family == AF_INET)
+      memcpy(&one.addr.addr4, r->addr, 4);
+    else
+      memcpy(&one.addr.addr6, r->addr, 16);
+    one.udp_port = one.tcp_port = (int)r->port;
+  }
+  r->server_port = one.udp_port != 0 ? (unsigned)one.udp_port : 53;
+  one.udp_port = one.tcp_port = (int)r->server_port;
+  if (one.family == AF_INET)
+    nb_format_ipv4((const uint8_t *)&one.addr.addr4, r->server);
+  else
+    nb_format_ipv6((const uint8_t *)&one.addr.addr6, r->server);
+  return ares_set_servers_ports(ch, &one);
+}
+
+/* the event loop: until every question is answered or the deadline */
+static void wait_answers(ares_channel ch, dns_run *r, int from) {
+  for (;;) {
+    struct pollfd pfd[ARES_GETSOCK_MAXNUM];
+    ares_socket_t socks[ARES_GETSOCK_MAXNUM];
+    struct timeval maxtv, tv, *tvp;
+    long long left;
+    int bits, i, n, nfds = 0, ms;
+    if (all_done(r, from))
+      return;
+    left = r->deadline - now_ms();
+    if (left <= 0) {
+      r->outcome = RUN_TIMEOUT;
+      return;
+    }
+    bits = ares_getsock(ch, socks, ARES_GETSOCK_MAXNUM);
+    for (i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
+      short ev = 0;
+      if (ARES_GETSOCK_READABLE(bits, i)) ev |= POLLIN;
+      if (ARES_GETSOCK_WRITABLE(bits, i)) ev |= POLLOUT;
+      if (ev == 0) continue;
+      pfd[nfds].fd = socks[i];
+      pfd[nfds].events = ev;
+      pfd[nfds].revents = 0;
+      nfds++;
+    }
+    maxtv.tv_sec = (time_t)(left / 1000);
+    maxtv.tv_usec = (suseconds_t)(left % 1000 * 1000);
+    tvp = ares_timeout(ch, &maxtv, &tv);
+    ms = (int)(tvp->tv_sec * 1000 + (tvp->tv_usec + 999) / 1000);
+    n = poll(pfd, (nfds_t)nfds, ms);
+    if (n < 0) {
+      if (errno == EINTR && *nb_interrupt_flag) {
+        r->outcome = RUN_INTERRUPTED;
+        return;
+      }
+      continue;              /* EINTR without Ctrl-C, or ENOMEM: retry */
+    }
+    if (n == 0) {
+      ares_process_fd(ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+      continue;
+    }
+    for (i = 0; i < nfds; i++) {
+      short rev = pfd[i].revents;
+      ares_socket_t rfd = (rev & (POLLIN | POLLERR | POLLHUP))
+                          ? pfd[i].fd : ARES_SOCKET_BAD;
+      ares_socket_t wfd = (rev & POLLOUT) ? pfd[i].fd : ARES_SOCKET_BAD;
+      if (rfd != ARES_SOCKET_BAD || wfd != ARES_SOCKET_BAD)
+        ares_process_fd(ch, rfd, wfd);
+    }
+  }
+}
+
+/*
+** ** Asks r->q[from..nq) and waits, never past r->deadline (c-ares
+** doubles the wait of each retry, so the deadline is ours). The channel
+** lives only inside this function.
+*/
+static void run_queries(dns_run *r, int from) {
+  ares_channel ch;
+  struct ares_options o;
+  int mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES;
+  int i, st;
+  memset(&o, 0, sizeof o);
+  /* NOCHECKRESP: let SERVFAIL and REFUSED reach us, as nslookup shows */
+  o.flags = ARES_FLAG_NOCHECKRESP | ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES;
+  o.timeout = r->timeout_ms;
+  o.tries = r->tries;
+  if (r->family != 0) {     /* ours: do not take the system's servers */
+    mask |= ARES_OPT_SERVERS;
+    o.servers = NULL;
+    o.nservers = 0;
+  }
+  r->outcome = RUN_DONE;
+  st = ares_init_options(&ch, &o, mask);
+  if (st != ARES_SUCCESS) {
+    r->outcome = RUN_ESETUP;
+    r->setup_status = st;
+    return;
+  }
+  st = pick_server(ch, r);
+  for (i = from; st == ARES_SUCCESS && i < r->nq; i++) {
+    unsigned char *qbuf = NULL;
+    int qlen = 0;
+    st = ares_create_query(r->q[i].name, 1, (int)r->q[i].qtype, query_id(), 1,
+                           &qbuf, &qlen, 0);
+    if (st == ARES_SUCCESS) {
+      ares_send(ch, qbuf, qlen, on_answer, &r->q[i]);
+      ares_free_string(qbuf);
+    }
+  }
+  if (st != ARES_SUCCESS) {
+    r->outcome = RUN_ESETUP;
+    r->setup_status = st;
+  } else {
+    wait_answers(ch, r, from);
+  }
+  ares_destroy(ch);         /* pending questions end as ARES_EDESTRUCTION */
+}
+
+/*
+** ======================================================================
+** From Lua
+** ======================================================================
+*/
+
+static void run_free(dns_run *r) {
+  int i;
+  for (i = 0; i < r->nq; i++)
+    nb_dns_msg_free(&r->q[i].msg);
+  r->nq = 0;
+}
+
+static int run_gc(lua_State *L) {
+  run_free((dns_run *)luaL_checkudata(L, 1, NB_DNSRUN_T));
+  return 0;
+}
+
+/* a name or string shown in a message: control bytes as \ddd, cut long */
+static void push_shown(lua_State *L, const char *s, size_t n) {
+  luaL_Buffer b;
+  size_t i, show = n > 80 ? 72 : n;
+  luaL_buffinit(L, &b);
+  luaL_addchar(&b, '"');
+  for (i = 0; i < show; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') {
+      char esc[8];
+      snprintf(esc, sizeof esc, "\\%d", c);
+      luaL_addstring(&b, esc);
+    } else {
+      luaL_addchar(&b, (char)c);
+    }
+  }
+  luaL_addchar(&b, '"');
+  if (show < n)
+    luaL_addstring(&b, "...");
+  luaL_pushresult(&b);
+}
+
+/* the name is fine (0), or nil, msg, "malformed" are pushed (3) */
+static int check_name(lua_State *L, const char *s, size_t n, int ipok) {
+  uint8_t a[16];
+  const char *why;
+  if (!ipok && (nb_parse_ipv4(s, n, a) == 0 || nb_parse_ipv6(s, n, a) == 0)) {
+    push_shown(L, s, n);
+    return nb_fail(L, "malformed", "%s is an address, not a name "
+                   "(net.reverse finds its names)", lua_tostring(L, -1));
+  }
+  why = nb_dns_check_name(s, n);
+  if (why == NULL)
+    return 0;
+  push_shown(L, s, n);
+  return nb_fail(L, "malformed", "name %s %s", lua_tostring(L, -1), why);
+}
+
+/* options of lookup and reverse */
+typedef struct query_opts {
+  const char *server;
+  size_t serverlen;
+  int want_a, want_aaaa;
+  int timeout_ms, tries;
+} query_opts;
+
+static void read_opts(lua_State *L, int idx, query_opts *qo, int typeok) {
+  memset(qo, 0, sizeof *qo);
+  qo->want_a = qo->want_aaaa = 1;
+  qo->timeout_ms = DEFAULT_TIMEOUT_MS;
+  qo->tries = DEFAULT_TRIES;
+  if (lua_isnoneornil(L, idx))
+    return;
+  luaL_checktype(L, idx, LUA_TTABLE);
+  lua_pushnil(L);
+  while (lua_next(L, idx) != 0) {
+    const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2)
+                                                   : "";
+    if (strcmp(k, "server") == 0) {
+      if (lua_type(L, -1) != LUA_TSTRING)
+        luaL_error(L, "option 'server' must be a string");
+      qo->server = lua_tolstring(L, -1, &qo->serverlen);
+    } else if (strcmp(k, "type") == 0 && typeok) {
+      const char *t = lua_tostring(L, -1);
+      if (lua_type(L, -1) != LUA_TSTRING
+          || (strcasecmp(t, "A") != 0 && strcasecmp(t, "AAAA") != 0))
+        luaL_error(L, "option 'type' must be \"A\" or \"AAAA\"");
+      qo->want_a = strcasecmp(t, "A") == 0;
+      qo->want_aaaa = !qo->want_a;
+    } else if (strcmp(k, "timeout") == 0) {
+      lua_Number t = lua_tonumber(L, -1);
+      if (lua_type(L, -1) != LUA_TNUMBER || !(t > 0 && t <= 3600))
+        luaL_error(L, "option 'timeout' must be seconds, above 0 and "
+                   "at most 3600");
+      qo->timeout_ms = (int)(t * 1000 + 0.999);
+      if (qo->timeout_ms < 1)
+        qo->timeout_ms = 1;
+    } else if (strcmp(k, "tries") == 0) {
+      lua_Integer t = lua_tointeger(L, -1);
+      if (!lua_isinteger(L, -1) || t < 1 || t > 10)
+        luaL_error(L, "option 'tries' must be an integer from 1 to 10");
+      qo->tries = (int)t;
+    } else {
+      luaL_error(L, "unknown option '%s'", lua_tostring(L, -2) != NULL
+                 ? lua_tostring(L, -2) : luaL_typename(L, -2));
+    }
+    lua_pop(L, 1);
+  }
+  /* the server string stays alive: it is in the options table */
+}
+
+/* the server string: 0, or nil, msg, "malformed" pushed (3) */
+static int parse_server(lua_State *L, const query_opts *qo, dns_run *r) {
+  const char *s = qo->server;
+  size_t n = qo->serverlen;
+  nb_endpoint ep;
+  int st;
+  r->family = 0;
+  r->port = 53;
+  if (s == NULL)
+    return 0;
+  if (nb_parse_ipv4(s, n, r->addr) == 0) {
+    r->family = AF_INET;
+    return 0;
+  }
+  if (nb_parse_ipv6(s, n, r->addr) == 0) {
+    r->family = AF_INET6;
+    return 0;
+  }
+  if (n > 2 && s[0] == '[' && s[n - 1] == ']'
+      && nb_parse_ipv6(s + 1, n - 2, r->addr) == 0) {
+    r->family = AF_INET6;
+    return 0;
+  }
+  st = nb_parse_endpoint(s, n, &ep);
+  if (st == 0 && ep.family != NB_FAM_NAME && ep.port != 0) {
+    r->family = ep.family == NB_FAM_INET ? AF_INET : AF_INET6;
+    memcpy(r->addr, ep.addr, 16);
+    r->port = ep.port;
+    return 0;
+  }
+  push_shown(L, s, n);
+  if (st == 0 && ep.family == NB_FAM_NAME)
+    return nb_fail(L, "malformed", "server %s: give the server's IP "
+                   "address, not a name", lua_tostring(L, -1));
+  if (st == -2 || (st == 0 && ep.port == 0))
+    return nb_fail(L, "malformed", "server %s: port out of range "
+                   "(1..65535)", lua_tostring(L, -1));
+  return nb_fail(L, "malformed", "server %s is not an address with an "
+                 "optional port (\"127.0.0.1\", \"127.0.0.1:5353\", "
+                 "\"[::1]:53\")", lua_tostring(L, -1));
+}
+
+static const char *rcode_text(unsigned rcode) {
+  static const char *const t[] = {"NOERROR", "FORMERR", "SERVFAIL",
+    "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN", "YXRRSET", "NXRRSET",
+    "NOTAUTH", "NOTZONE"};
+  return rcode < sizeof t / sizeof t[0] ? t[rcode] : "RCODE?";
+}
+
+static const char *type_text(unsigned type) {
+  switch (type) {
+    case NB_DNS_A: return "A";
+    case NB_DNS_AAAA: return "AAAA";
+    case NB_DNS_CNAME: return "CNAME";
+    default: return "PTR";
+  }
+}
+
+static void push_addr(lua_State *L, const nb_dns_rr *rr) {
+  char buf[NB_IPV6_STRLEN];
+  size_t n = rr->type == NB_DNS_A ? nb_format_ipv4(rr->addr, buf)
+                                  : nb_format_ipv6(rr->addr, buf);
+  lua_pushlstring(L, buf, n);
+}
+
+static void setfield_str(lua_State *L, const char *k, const char *v) {
+  lua_pushstring(L, v);
+  lua_setfield(L, -2, k);
+}
+
+static void append(lua_State *L, int list) {
+  lua_rawseti(L, list, (lua_Integer)luaL_len(L, list) + 1);
+}
+
+static int answered(const dns_query *q) {
+  return q->done && q->status == ARES_SUCCESS && q->walked == NB_DNS_OK;
+}
+
+/* the records of one answer into the list on top of the stack */
+static void push_records(lua_State *L, const nb_dns_msg *m) {
+  size_t i;
+  for (i = 0; i < m->nrr; i++) {
+    const nb_dns_rr *rr = &m->rr[i];
+    lua_createtable(L, 0, 3);
+    setfield_str(L, "name", rr->name);
+    setfield_str(L, "type", type_text(rr->type));
+    if (rr->type == NB_DNS_A || rr->type == NB_DNS_AAAA)
+      push_addr(L, rr);
+    else
+      lua_pushstring(L, rr->target);
+    lua_setfield(L, -2, "data");
+    append(L, lua_gettop(L) - 1);
+  }
+}
+
+/*
+** ** The result table (also the 4th value of a failure once a server was
+** chosen): server, server_port, name, and when an answer came,
+** authoritative, rcode, canonical, cnames, records, addresses (or, for
+** PTR, names), and answers: each question asked and its answer, as
+** nslookup prints them. Returns the number of values found (addresses or
+** names), or -1 for a CNAME loop.
+*/
+static int push_result(lua_State *L, const dns_run *r, const dns_query *head,
+                       unsigned want) {
+  size_t chain[MAX_CHAIN];
+  const char *canonical = r->name;
+  int n, i, k, found = 0, res;
+  lua_createtable(L, 0, 12);
+  res = lua_gettop(L);
+  setfield_str(L, "server", r->server);
+  lua_pushinteger(L, (lua_Integer)r->server_port);
+  lua_setfield(L, res, "server_port");
+  setfield_str(L, "name", r->name);
+  if (head == NULL)
+    return 0;
+  lua_pushboolean(L, head->msg.aa);
+  lua_setfield(L, res, "authoritative");
+  setfield_str(L, "rcode", rcode_text(head->msg.rcode));
+  lua_newtable(L);                                  /* res+1: cnames */
+  lua_newtable(L);                                  /* res+2: records */
+  lua_newtable(L);                                  /* res+3: found */
+  lua_newtable(L);                                  /* res+4: answers */
+  for (i = 0; i < r->nq; i++) {
+    const dns_query *q = &r->q[i];
+    const char *canon = q->name;
+    size_t j;
+    if (!answered(q))
+      continue;
+    lua_createtable(L, 0, 5);                       /* answers[#+1] */
+    setfield_str(L, "name", q->name);
+    setfield_str(L, "type", type_text(q->qtype));
+    setfield_str(L, "rcode", rcode_text(q->msg.rcode));
+    lua_pushboolean(L, q->msg.aa);
+    lua_setfield(L, -2, "authoritative");
+    lua_newtable(L);
+    push_records(L, &q->msg);
+    lua_setfield(L, -2, "records");
+    append(L, res + 4);
+    if (q->msg.rcode != NB_DNS_NOERROR)
+      continue;
+    lua_pushvalue(L, res + 2);
+    push_records(L, &q->msg);
+    lua_pop(L, 1);
+    n = nb_dns_chain(&q->msg, q->name, chain, MAX_CHAIN, &canon);
+    if (n < 0) {
+      lua_settop(L, res);
+      return -1;
+    }
+    for (k = 0; k < n; k++) {
+      const nb_dns_rr *rr = &q->msg.rr[chain[k]];
+      lua_createtable(L, 0, 2);
+      setfield_str(L, "name", rr->name);
+      setfield_str(L, "target", rr->target);
+      append(L, res + 1);
+    }
+    if (q == head || n > 0)
+      canonical = canon;
+    for (j = 0; j < q->msg.nrr; j++) {
+      const nb_dns_rr *rr = &q->msg.rr[j];
+      if (rr->type != q->qtype || !nb_dns_same_name(rr->name, canon))
+        continue;
+      if (rr->type == NB_DNS_PTR)
+        lua_pushstring(L, rr->target);
+      else
+        push_addr(L, rr);
+      append(L, res + 3);
+      found++;
+    }
+  }
+  lua_setfield(L, res, "answers");
+  lua_setfield(L, res, want == NB_DNS_PTR ? "names" : "addresses");
+  lua_setfield(L, res, "records");
+  lua_setfield(L, res, "cnames");
+  setfield_str(L, "canonical", canonical);
+  return found;
+}
+
+/*
+** ** Turns a finished run into Lua values: the result table, or nil, msg,
+** code, partial result. `what` begins the message ("lookup NAME").
+*/
+static int push_outcome(lua_State *L, dns_run *r, unsigned want,
+                        const char *what) {
+  const dns_query *head = NULL;
+  int i, found;
+  const char *code = NULL, *why = NULL;
+  if (r->outcome == RUN_INTERRUPTED) {
+    run_free(r);
+    nb_checkinterrupt(L);   /* raises */
+  }
+  if (r->outcome == RUN_ESETUP) {
+    if (r->setup_status == ARES_ENOMEM)
+      return luaL_error(L, "not enough memory");
+    return nb_fail(L, "servfail", "%s: cannot ask a DNS server (%s)", what,
+                   ares_strerror(r->setup_status));
+  }
+  for (i = 0; i < r->nq && head == NULL; i++)
+    if (answered(&r->q[i]))
+      head = &r->q[i];
+  found = push_result(L, r, head, want);
+  if (head == NULL) {
+    const dns_query *q = &r->q[0];
+    for (i = 0; i < r->nq; i++)
+      if (r->q[i].status == ARES_SUCCESS && r->q[i].walked == NB_DNS_ENOMEM)
+        return luaL_error(L, "not enough memory");
+    for (i = 0; i < r->nq; i++)
+      if (r->q[i].status == ARES_SUCCESS && r->q[i].done)
+        q = &r->q[i];      /* an answer we could not read */
+    if (q->done && q->status == ARES_SUCCESS)
+      code = "malformed", why = "malformed answer";
+    else if (q->done && q->status == ARES_ECONNREFUSED)
+      code = "refused", why = "connection refused";
+    else if (q->done && q->status == ARES_ENOMEM)
+      return luaL_error(L, "not enough memory");
+    else if (!q->done || q->status == ARES_ETIMEOUT
+             || q->status == ARES_EDESTRUCTION)
+      code = "timeout", why = NULL;
+    else
+      code = "servfail", why = ares_strerror(q->status);
+  } else if (found < 0) {
+    code = "malformed", why = "malformed answer (a CNAME loop)";
+  } else {
+    switch (head->msg.rcode) {
+      case NB_DNS_NOERROR:
+        if (found > 0)
+          return 1;
+        code = "nodata";
+        why = want == NB_DNS_PTR ? "no PTR record"
+            : r->nq == 2 ? "no A or AAAA record"
+            : want == NB_DNS_A ? "no A record" : "no AAAA record";
+        break;
+      case NB_DNS_NXDOMAIN:
+        code = "nxdomain", why = "no such name (NXDOMAIN)";
+        break;
+      case NB_DNS_REFUSED:
+        code = "refused", why = "query refused (REFUSED)";
+        break;
+      case NB_DNS_SERVFAIL:
+        code = "servfail", why = "server failure (SERVFAIL)";
+        break;
+      default:
+        code = "servfail", why = rcode_text(head->msg.rcode);
+        break;
+    }
+  }
+  luaL_pushfail(L);
+  if (why != NULL)
+    lua_pushfstring(L, "%s at %s#%d: %s", what, r->server,
+                    (int)r->server_port, why);
+  else if (r->timeout_ms % 1000 == 0)
+    lua_pushfstring(L, "%s at %s#%d: no answer in %d s (%d tries)", what,
+                    r->server, (int)r->server_port,
+                    r->timeout_ms / 1000 * r->tries, r->tries);
+  else
+    lua_pushfstring(L, "%s at %s#%d: no answer in %f s (%d tries)", what,
+                    r->server, (int)r->server_port,
+                    (lua_Number)r->timeout_ms * r->tries / 1000.0,
+                    r->tries);
+  lua_pushstring(L, code);
+  lua_rotate(L, -4, -1);    /* result table last */
+  return 4;
+}
+
+/* a question for r->q[r->nq]; 0, or -1 if the name does not fit */
+static int add_query(dns_run *r, const char *name, unsigned qtype) {
+  size_t n = strlen(name);
+  dns_query *q = &r->q[r->nq];
+  if (n >= sizeof q->name)
+    return -1;
+  memset(q, 0, sizeof *q);
+  memcpy(q->name, name, n + 1);
+  q->qtype = qtype;
+  r->nq++;
+  return 0;
+}
+
+static dns_run *new_run(lua_State *L, const query_opts *qo) {
+  dns_run *r = (dns_run *)lua_newuserdatauv(L, sizeof *r, 0);
+  memset(r, 0, sizeof *r);
+  luaL_setmetatable(L, NB_DNSRUN_T);
+  r->timeout_ms = qo->timeout_ms;
+  r->tries = qo->tries;
+  return r;
+}
+
+/*
+** ** Both types: as nslookup, A first, then AAAA of the name the A
+** answer's CNAME chain ends at, before the same deadline.
+*/
+static int net_lookup(lua_State *L) {
+  size_t n;
+  const char *name = luaL_checklstring(L, 1, &n);
+  query_opts qo;
+  dns_run *r;
+  int ret;
+  read_opts(L, 2, &qo, 1);
+  if ((ret = check_name(L, name, n, 0)) != 0)
+    return ret;
+  r = new_run(L, &qo);
+  if ((ret = parse_server(L, &qo, r)) != 0)
+    return ret;
+  if (name[n - 1] == '.')
+    n--;
+  memcpy(r->name, name, n);
+  r->name[n] = '\0';
+  add_query(r, r->name, qo.want_a ? NB_DNS_A : NB_DNS_AAAA);
+  r->deadline = now_ms() + (long long)r->timeout_ms * r->tries;
+  run_queries(r, 0);
+  if (qo.want_a && qo.want_aaaa && r->outcome == RUN_DONE
+      && answered(&r->q[0]) && r->q[0].msg.rcode == NB_DNS_NOERROR) {
+    size_t chain[MAX_CHAIN];
+    const char *canonical;
+    if (nb_dns_chain(&r->q[0].msg, r->name, chain, MAX_CHAIN, &canonical)
+        >= 0 && add_query(r, canonical, NB_DNS_AAAA) == 0) {
+      run_queries(r, 1);
+      if (r->outcome == RUN_ESETUP)  /* a name c-ares would not ask */
+        r->outcome = RUN_DONE;
+    }
+  }
+  lua_pushfstring(L, "lookup %s", r->name);
+  ret = push_outcome(L, r, qo.want_a ? NB_DNS_A : NB_DNS_AAAA,
+                     lua_tostring(L, -1));
+  run_free(r);
+  return ret;
+}
+
+static int net_reverse(lua_State *L) {
+  size_t n;
+  const char *ip = luaL_checklstring(L, 1, &n);
+  query_opts qo;
+  uint8_t a[16];
+  size_t alen = 4;
+  dns_run *r;
+  int ret;
+  read_opts(L, 2, &qo, 0);
+  if (nb_parse_ipv4(ip, n, a) != 0) {
+    alen = 16;
+    if (nb_parse_ipv6(ip, n, a) != 0) {
+      push_shown(L, ip, n);
+      return nb_fail(L, "malformed", "reverse lookup: %s is not an IP "
+                     "address", lua_tostring(L, -1));
+    }
+  }
+  r = new_run(L, &qo);
+  if ((ret = parse_server(L, &qo, r)) != 0)
+    return ret;
+  nb_dns_ptr_name(a, alen, r->name);
+  add_query(r, r->name, NB_DNS_PTR);
+  r->deadline = now_ms() + (long long)r->timeout_ms * r->tries;
+  run_queries(r, 0);
+  lua_pushfstring(L, "reverse lookup of %s (%s)", ip, r->name);
+  ret = push_outcome(L, r, NB_DNS_PTR, lua_tostring(L, -1));
+  run_free(r);
+  if (ret == 1) {           /* names, then the whole result */
+    lua_getfield(L, -1, "names");
+    lua_insert(L, -2);
+    return 2;
+  }
+  return ret;
+}
+
+/*
+** ======================================================================
+** The system's view: getaddrinfo, gethostname
+** ======================================================================
+*/
+
+typedef struct ai_box {
+  struct addrinfo *res;
+} ai_box;
+
+static int ai_gc(lua_State *L) {
+  ai_box *b = (ai_box *)luaL_checkudata(L, 1, NB_ADDRINFO_T);
+  if (b->res != NULL) {
+    freeaddrinfo(b->res);
+    b->res = NULL;
+  }
+  return 0;
+}
+
+static int net_resolve(lua_State *L) {
+  size_t n;
+  const char *name = luaL_checklstring(L, 1, &n);
+  struct addrinfo hints, *ai;
+  uint8_t a[16];
+  char buf[NB_IPV6_STRLEN];
+  ai_box *box;
+  int st, ret, count = 0;
+  if (nb_parse_ipv4(name, n, a) == 0) {
+    lua_createtable(L, 1, 0);
+    lua_pushlstring(L, buf, nb_format_ipv4(a, buf));
+    lua_rawseti(L, -2, 1);
+    return 1;
+  }
+  if (nb_parse_ipv6(name, n, a) == 0) {
+    lua_createtable(L, 1, 0);
+    lua_pushlstring(L, buf, nb_format_ipv6(a, buf));
+    lua_rawseti(L, -2, 1);
+    return 1;
+  }
+  if ((ret = check_name(L, name, n, 1)) != 0)
+    return ret;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_flags = AI_NUMERICHOST;
+  if (getaddrinfo(name, NULL, &hints, &ai) == 0) {
+    /* "127.1", "0x7f.0.0.1": inet_aton's forms, which we refuse */
+    freeaddrinfo(ai);
+    push_shown(L, name, n);
+    return nb_fail(L, "malformed", "name %s is an address in a loose form: "
+                   "write four decimal octets", lua_tostring(L, -1));
+  }
+  box = (ai_box *)lua_newuserdatauv(L, sizeof *box, 0);
+  box->res = NULL;
+  luaL_setmetatable(L, NB_ADDRINFO_T);
+  /* SOCK_STREAM: each address once (getent ahosts shows three kinds) */
+  hints.ai_flags = 0;
+  hints.ai_socktype = SOCK_STREAM;
+  st = getaddrinfo(name, NULL, &hints, &box->res);
+  if (*nb_interrupt_flag) {
+    if (box->res != NULL)
+      freeaddrinfo(box->res);
+    box->res = NULL;
+    nb_checkinterrupt(L);
+  }
+  if (st != 0) {
+    const char *code = "servfail";
+    box->res = NULL;
+    switch (st) {
+      case EAI_NONAME: code = "nxdomain"; break;
+#ifdef EAI_NODATA
+      case EAI_NODATA: code = "nodata"; break;
+#endif
+#ifdef EAI_ADDRFAMILY
+      case EAI_ADDRFAMILY: code = "nodata"; break;
+#endif
+      case EAI_AGAIN: code = "timeout"; break;
+      case EAI_MEMORY: return luaL_error(L, "not enough memory");
+      default: break;
+    }
+    return nb_fail(L, code, "resolve %s: %s", name,
+                   st == EAI_SYSTEM ? strerror(errno) : gai_strerror(st));
+  }
+  lua_newtable(L);
+  for (ai = box->res; ai != NULL; ai = ai->ai_next) {
+    size_t len;
+    struct addrinfo *prev;
+    int dup = 0;
+    if (ai->ai_family == AF_INET)
+      len = nb_format_ipv4((const uint8_t *)
+        &((struct sockaddr_in *)(void *)ai->ai_addr)->sin_addr, buf);
+    else if (ai->ai_family == AF_INET6)
+      len = nb_format_ipv6((const uint8_t *)
+        &((struct sockaddr_in6 *)(void *)ai->ai_addr)->sin6_addr, buf);
+    else
+      continue;
+    for (prev = box->res; prev != ai && !dup; prev = prev->ai_next)
+      dup = prev->ai_family == ai->ai_family
+            && prev->ai_addrlen == ai->ai_addrlen
+            && memcmp(prev->ai_addr, ai->ai_addr, ai->ai_addrlen) == 0;
+    if (dup)
+      continue;
+    lua_pushlstring(L, buf, len);
+    lua_rawseti(L, -2, ++count);
+  }
+  freeaddrinfo(box->res);
+  box->res = NULL;
+  return 1;
+}
+
+static int net_hostname(lua_State *L) {
+  char buf[256];
+  if (gethostname(buf, sizeof buf) != 0)
+    return nb_fail(L, "error", "hostname: %s", strerror(errno));
+  buf[sizeof buf - 1] = '\0';
+  lua_pushstring(L, buf);
+  return 1;
+}
+
+static const luaL_Reg resolve_funcs[] = {
+  {"lookup", net_lookup},
+  {"reverse", net_reverse},
+  {"resolve", net_resolve},
+  {"hostname", net_hostname},
+  {NULL, NULL}
+};
 
 void nb_open_resolve(lua_State *L) {
-  (void)L;
+  if (luaL_newmetatable(L, NB_DNSRUN_T)) {
+    lua_pushcfunction(L, run_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_pop(L, 1);
+  if (luaL_newmetatable(L, NB_ADDRINFO_T)) {
+    lua_pushcfunction(L, ai_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_pop(L, 1);
+  luaL_setfuncs(L, resolve_funcs, 0);
 }
