@@ -315,7 +315,11 @@ int nb_parse_cidr(const char *s, size_t n, int strict, nb_cidr *c) {
     unsigned v = 0;
     for (j = 0; j < plen && p[j] >= '0' && p[j] <= '9'; j++)
       if ((v = v * 10 + (unsigned)(p[j] - '0')) > 128) v = 129;
-    if (plen > 0 && j == plen) {       /* digits (Python allows "/024") */
+    if (plen > 0 && j == plen) {       /* digits */
+      /* no leading zero: "/08" and "/024" are malformed (Python reads
+      ** them as 8 and 24; C's strtol with base 0 would read "/010" as
+      ** 8), as a leading zero in an octet is */
+      if (plen > 1 && p[0] == '0') return -1;
       if (v > (unsigned)max) return -1;
       c->prefix = (int)v;
     } else if (ad.family == NB_FAM_INET && nb_parse_ipv4(p, plen, mask) == 0) {
