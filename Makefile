@@ -228,7 +228,11 @@ check-valgrind: all fuzzers
 FUZZ_CC      ?= clang-14
 FUZZ_B        = build-fuzz
 FUZZ_SECONDS ?= 60
-FUZZERS       = ipv4 ipv6 cidr endpoint port binary hostname
+FUZZERS       = ipv4 ipv6 cidr endpoint port binary hostname dns
+# what a harness needs beyond FUZZ_BASE
+FUZZ_SRC_dns  = csrc/dnsmsg.c
+FUZZ_LIBS_dns = $(CARES_LIBS)
+FUZZ_EXTRA    = $(FUZZ_SRC_dns)
 FUZZ_CFLAGS   = -std=c99 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
                 $(WARN) -Icsrc $(LUA_INC) $(CARES_INC)
 FUZZ_SAN      = -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
@@ -239,12 +243,12 @@ FUZZ_BINS     = $(FUZZERS:%=$(FUZZ_B)/fuzz-%) $(FUZZERS:%=$(FUZZ_B)/replay-%)
 .PHONY: fuzzers fuzz
 fuzzers: $(FUZZ_BINS)
 
-$(FUZZ_B)/fuzz-%: csrc/fuzz/fuzz_%.c csrc/fuzz/fuzz.h $(FUZZ_BASE) $(HEADERS) \
-                  | $(FUZZ_B)
+$(FUZZ_B)/fuzz-%: csrc/fuzz/fuzz_%.c csrc/fuzz/fuzz.h $(FUZZ_BASE) \
+                  $(FUZZ_EXTRA) $(HEADERS) | $(FUZZ_B)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -o $@ $< $(FUZZ_BASE) \
 	  $(FUZZ_SRC_$*) $(FUZZ_LIBS) $(FUZZ_LIBS_$*)
 $(FUZZ_B)/replay-%: csrc/fuzz/fuzz_%.c csrc/fuzz/replay.c csrc/fuzz/fuzz.h \
-                    $(FUZZ_BASE) $(HEADERS) | $(FUZZ_B)
+                    $(FUZZ_BASE) $(FUZZ_EXTRA) $(HEADERS) | $(FUZZ_B)
 	$(CC) $(FUZZ_CFLAGS) -o $@ $< csrc/fuzz/replay.c $(FUZZ_BASE) \
 	  $(FUZZ_SRC_$*) $(FUZZ_LIBS) $(FUZZ_LIBS_$*)
 $(FUZZ_B):
