@@ -10,7 +10,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   nb_dns_msg m;
-  size_t i, chain[16];
+  size_t i, j, chain[16];
   char ptr[NB_DNS_PTRLEN];
   const char *canonical = NULL;
   int r = nb_dns_walk(data, size, &m);
@@ -26,8 +26,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                || rr->type == NB_DNS_CNAME || rr->type == NB_DNS_PTR);
       NB_CHECK((rr->target != NULL)
                == (rr->type == NB_DNS_CNAME || rr->type == NB_DNS_PTR));
-      (void)strlen(rr->name);
-      if (rr->target != NULL) (void)strlen(rr->target);
+      /* names are plain text: no escapes, no control bytes, <= 253 */
+      NB_CHECK(strlen(rr->name) <= 253 && !strchr(rr->name, '\\'));
+      for (j = 0; rr->name[j]; j++)
+        NB_CHECK((unsigned char)rr->name[j] > 0x20
+                 && (unsigned char)rr->name[j] < 0x7f);
+      if (rr->target != NULL)
+        NB_CHECK(strlen(rr->target) <= 253 && !strchr(rr->target, '\\'));
     }
     if (m.qname != NULL || m.nrr > 0) {
       const char *start = m.qname != NULL ? m.qname : m.rr[0].name;
