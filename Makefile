@@ -40,11 +40,11 @@ INSTALL   ?= install
 # `make -s print-CORE_SRC` shows one list as make sees it
 CORE_SRC  = csrc/core.c csrc/common.c csrc/octet.c csrc/validate.c csrc/socket.c \
             csrc/ports.c csrc/resolve.c csrc/dnsmsg.c
-FETCH_SRC = csrc/common.c csrc/fetch.c
+FETCH_SRC = csrc/common.c csrc/fetch.c csrc/fetchcheck.c csrc/transfer.c
 HOST_SRC  = csrc/host.c
 LUA_SRC   = lua/netbasics/init.lua lua/netbasics/socket.lua \
             lua/netbasics/resolve.lua lua/netbasics/fetch.lua
-HEADERS   = csrc/netbasics.h csrc/dnsmsg.h
+HEADERS   = csrc/netbasics.h csrc/dnsmsg.h csrc/transfer.h
 
 B         = build
 CORE_OBJ  = $(CORE_SRC:csrc/%.c=$(B)/obj/%.o)
@@ -228,11 +228,12 @@ check-valgrind: all fuzzers
 FUZZ_CC      ?= clang-14
 FUZZ_B        = build-fuzz
 FUZZ_SECONDS ?= 60
-FUZZERS       = ipv4 ipv6 cidr endpoint port binary hostname dns
+FUZZERS       = ipv4 ipv6 cidr endpoint port binary hostname dns url
 # what a harness needs beyond FUZZ_BASE
 FUZZ_SRC_dns  = csrc/dnsmsg.c
 FUZZ_LIBS_dns = $(CARES_LIBS)
-FUZZ_EXTRA    = $(FUZZ_SRC_dns)
+FUZZ_SRC_url  = csrc/fetchcheck.c
+FUZZ_EXTRA    = $(FUZZ_SRC_dns) $(FUZZ_SRC_url)
 FUZZ_CFLAGS   = -std=c99 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
                 $(WARN) -Icsrc $(LUA_INC) $(CARES_INC)
 FUZZ_SAN      = -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all

@@ -1,12 +1,720 @@
 /*
-** fetch.c: netbasics.curl, the C part of the fetch family on libcurl (see API.md).
-** A module of its own: loading libcurl costs ~8 ms, so the Lua half
-** requires it on the first fetch or download only.
+** fetch.c: netbasics.curl, the C part of the fetch family on libcurl
+** (see API.md and docs/api/fetch.md). A module of its own: loading
+** libcurl costs ~8 ms, so the Lua half requires it on the first fetch or
+** download only.
+**
+** A transfer has three steps, kept apart so that a scheduler can later
+** drive many transfers from one loop through libcurl's multi interface:
+**   xfer_setup   checks the input, builds the easy handle and its options,
+**                opens the temporary file of a download;
+**   xfer_wait    drives the transfer to its end (here: a multi handle of
+**                its own and curl_multi_poll; Ctrl-C and the progress
+**                function are handled between polls, never in a callback);
+**   xfer_finish  turns the outcome into Lua values: fsync and rename for a
+**                download, the body and headers for a fetch, or nil, msg,
+**                code; then nb_xfer_release frees everything.
+** The engine under them (buffers, libcurl's callbacks, the temporary file,
+** the bar) is plain C in transfer.c. The state lives in a userdata whose
+** __gc also calls nb_xfer_release, so a Lua error (out of memory while
+** pushing results) leaks nothing and leaves no temporary file. libcurl's
+** callbacks only fill C buffers and flags.
 */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
 #include "netbasics.h"
+#include "transfer.h"
+
+#define NB_TRANSFER_T "netbasics.transfer"
+#define NB_USER_AGENT "netbasics/" NB_VERSION
+#define NB_TICK_MS 200                   /* Ctrl-C and progress cadence */
+#define NB_DEFAULT_PROTOCOLS "http,https"
+
+/*
+** ** The URL as messages show it: one line whatever it holds (controls
+** and spaces as %XX, as they would travel), cut after 200 bytes.
+*/
+static const char *push_shown(lua_State *L, const char *s, size_t n) {
+  luaL_Buffer b;
+  size_t i, max = n > 200 ? 200 : n;
+  luaL_buffinit(L, &b);
+  for (i = 0; i < max; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c <= 0x20 || c == 0x7f) {
+      char hex[4];
+      snprintf(hex, sizeof hex, "%%%02X", c);
+      luaL_addstring(&b, hex);
+    } else {
+      luaL_addchar(&b, (char)c);
+    }
+  }
+  if (max < n)
+    luaL_addstring(&b, "...");
+  luaL_pushresult(&b);
+  return lua_tostring(L, -1);
+}
+
+/* ---------------------------------------------------------------------
+** The transfer object
+** ------------------------------------------------------------------ */
+
+static xfer *xfer_new(lua_State *L) {
+  xfer *x = lua_newuserdatauv(L, sizeof *x, 0);
+  memset(x, 0, sizeof *x);
+  x->fd = -1;
+  x->max_bytes = -1;
+  x->last_now = -1;
+  luaL_setmetatable(L, NB_TRANSFER_T);
+  return x;
+}
+
+static int xfer_gc(lua_State *L) {
+  nb_xfer_release(luaL_checkudata(L, 1, NB_TRANSFER_T));
+  return 0;
+}
+
+static int xfer_close(lua_State *L) {
+  nb_xfer_release(luaL_checkudata(L, 1, NB_TRANSFER_T));
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int xfer_tostring(lua_State *L) {
+  xfer *x = luaL_checkudata(L, 1, NB_TRANSFER_T);
+  lua_pushfstring(L, NB_TRANSFER_T " (%s)", x->easy ? "open" : "closed");
+  return 1;
+}
+
+/* ---------------------------------------------------------------------
+** xfer_setup: options (misuse raises), checks, the easy handle
+** ------------------------------------------------------------------ */
+
+static const char *const optnames[] = {
+  "timeout", "connect_timeout", "max_bytes", "max_redirects", "headers",
+  "method", "body", "user_agent", "cafile", "insecure", "protocols",
+  "progress", "compressed", "low_speed_limit", "low_speed_time", NULL
+};
+
+/* opts[name] on top of the stack if it has type `t` (or is nil: returns
+** 0, nothing pushed); any other type raises */
+static int getopt_(lua_State *L, int opts, const char *name, int t) {
+  int got;
+  if (opts == 0)
+    return 0;
+  got = lua_getfield(L, opts, name);
+  if (got == LUA_TNIL) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  if (got != t && !(t == LUA_TNUMBER && got == LUA_TSTRING
+                    && lua_isnumber(L, -1)))
+    luaL_error(L, "option '%s': %s expected, got %s", name,
+               lua_typename(L, t), luaL_typename(L, -1));
+  return 1;
+}
+
+static double opt_seconds(lua_State *L, int opts, const char *name,
+                          double dflt) {
+  double v = dflt;
+  if (getopt_(L, opts, name, LUA_TNUMBER)) {
+    v = lua_tonumber(L, -1);
+    lua_pop(L, 1);
+    if (!(v > 0 && v < 1e7))
+      luaL_error(L, "option '%s': a number of seconds above 0 expected",
+                 name);
+  }
+  return v;
+}
+
+static lua_Integer opt_count(lua_State *L, int opts, const char *name,
+                             lua_Integer dflt) {
+  lua_Integer v = dflt;
+  if (getopt_(L, opts, name, LUA_TNUMBER)) {
+    int isint;
+    v = lua_tointegerx(L, -1, &isint);
+    lua_pop(L, 1);
+    if (!isint || v < 0)
+      luaL_error(L, "option '%s': a whole number of 0 or more expected",
+                 name);
+  }
+  return v;
+}
+
+static int opt_bool(lua_State *L, int opts, const char *name, int dflt) {
+  int v = dflt;
+  if (getopt_(L, opts, name, LUA_TBOOLEAN)) {
+    v = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+  }
+  return v;
+}
+
+/* a string option: a pointer into a string held by `opts`, or NULL */
+static const char *opt_string(lua_State *L, int opts, const char *name,
+                              size_t *len) {
+  const char *s;
+  if (!getopt_(L, opts, name, LUA_TSTRING))
+    return NULL;
+  s = lua_tolstring(L, -1, len);
+  lua_pop(L, 1);  /* still referenced by opts, which the caller keeps */
+  return s;
+}
+
+static void check_optnames(lua_State *L, int opts) {
+  lua_pushnil(L);
+  while (lua_next(L, opts)) {
+    int i;
+    const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2)
+                                                   : NULL;
+    for (i = 0; k && optnames[i]; i++)
+      if (strcmp(optnames[i], k) == 0)
+        break;
+    if (k == NULL || optnames[i] == NULL)
+      luaL_error(L, "unknown option '%s'",
+                 k ? k : luaL_typename(L, -2));
+    lua_pop(L, 1);
+  }
+}
+
+#define SET(opt, val) \
+  do { if (curl_easy_setopt(x->easy, opt, val) != CURLE_OK) goto setfail; } \
+  while (0)
+
+/*
+** ** The request's headers: a table name = value. "Name: value" lines
+** for libcurl, after nb_check_header; an empty value is sent as such
+** ("Name;" in libcurl's terms). Returns NULL or pushes nothing and
+** returns the reason with the offending name on top of the stack.
+*/
+static const char *add_headers(lua_State *L, xfer *x, int t) {
+  lua_pushnil(L);
+  while (lua_next(L, t)) {
+    size_t nl, vl;
+    const char *name, *value, *why;
+    struct curl_slist *l;
+    char *line;
+    if (lua_type(L, -2) != LUA_TSTRING || !lua_isstring(L, -1))
+      luaL_error(L, "option 'headers': a table of name = string expected");
+    name = lua_tolstring(L, -2, &nl);
+    value = lua_tolstring(L, -1, &vl);  /* a number becomes a string */
+    why = nb_check_header(name, nl, value, vl);
+    if (why) {
+      lua_pop(L, 1);
+      return why;  /* the name stays on top */
+    }
+    line = malloc(nl + vl + 3);
+    if (line == NULL)
+      luaL_error(L, "not enough memory");  /* x is freed by __gc */
+    memcpy(line, name, nl);
+    if (vl == 0) {
+      line[nl] = ';';
+      line[nl + 1] = '\0';
+    } else {
+      line[nl] = ':';
+      line[nl + 1] = ' ';
+      memcpy(line + nl + 2, value, vl);
+      line[nl + 2 + vl] = '\0';
+    }
+    l = curl_slist_append(x->reqhdrs, line);
+    free(line);
+    if (l == NULL)
+      luaL_error(L, "not enough memory");
+    x->reqhdrs = l;
+    lua_pop(L, 1);
+  }
+  return NULL;
+}
+
+/*
+** ** Reads url (stack index `u`), options (`opts`, 0 if none) and, for a
+** download, the target `path`; returns 0, or pushes nil, msg, code and
+** returns 3. Misuse (unknown option, wrong type) raises: x is a userdata
+** on the stack, so __gc frees whatever was already acquired.
+*/
+static int xfer_setup(lua_State *L, xfer *x, const char *verb, int u,
+                      int opts, const char *path) {
+  size_t ulen, len;
+  const char *url = luaL_checklstring(L, u, &ulen);
+  const char *s, *why, *protocols = NB_DEFAULT_PROTOCOLS, *shown;
+  char scheme[NB_SCHEME_MAX], redir[256];
+  double timeout, connect_timeout, low_time;
+  lua_Integer max_redirects, low_limit, max_bytes;
+  const char *method = NULL, *body = NULL, *ua = NB_USER_AGENT, *cafile;
+  size_t bodylen = 0;
+  int insecure, compressed, e;
+
+  if (opts) {
+    luaL_checktype(L, opts, LUA_TTABLE);
+    check_optnames(L, opts);
+  }
+  shown = push_shown(L, url, ulen);  /* stays on the stack: x->shown */
+  x->shown = lua_gettop(L);
+  timeout = opt_seconds(L, opts, "timeout", 0);
+  connect_timeout = opt_seconds(L, opts, "connect_timeout", 15);
+  low_time = opt_seconds(L, opts, "low_speed_time", 30);
+  low_limit = opt_count(L, opts, "low_speed_limit", 1);
+  max_redirects = opt_count(L, opts, "max_redirects", 10);
+  max_bytes = opt_count(L, opts, "max_bytes", -1);
+  insecure = opt_bool(L, opts, "insecure", 0);
+  compressed = opt_bool(L, opts, "compressed", 1);
+  cafile = opt_string(L, opts, "cafile", &len);
+  if ((s = opt_string(L, opts, "user_agent", &len)) != NULL) {
+    if ((why = nb_check_header("User-Agent", 10, s, len)) != NULL)
+      luaL_error(L, "option 'user_agent' %s", why + 4);
+    ua = s;
+  }
+  if ((s = opt_string(L, opts, "protocols", &len)) != NULL) {
+    if ((why = nb_check_protocols(s, len)) != NULL)
+      luaL_error(L, "option 'protocols' %s", why);
+    protocols = s;
+  }
+  if ((s = opt_string(L, opts, "method", &len)) != NULL) {
+    if ((why = nb_check_method(s, len)) != NULL)
+      luaL_error(L, "option 'method' %s", why);
+    method = s;
+  }
+  body = opt_string(L, opts, "body", &bodylen);
+  if (opts && lua_getfield(L, opts, "progress") == LUA_TFUNCTION) {
+    x->progress_fn = lua_gettop(L);  /* stays there for the transfer */
+  } else if (opts) {
+    if (lua_type(L, -1) == LUA_TBOOLEAN)
+      x->bar = lua_toboolean(L, -1) && isatty(2);
+    else if (!lua_isnil(L, -1))
+      luaL_error(L, "option 'progress': boolean or function expected, "
+                 "got %s", luaL_typename(L, -1));
+    lua_pop(L, 1);
+  }
+  x->max_bytes = max_bytes;
+
+  /* outside input, checked before libcurl sees it */
+  why = nb_check_url(url, ulen, scheme);
+  if (scheme[0] != '\0' && !nb_protocol_listed(protocols, scheme))
+    return nb_fail(L, "protocol", "%s %s: protocol '%s' not allowed "
+                   "(allowed: %s)", verb, shown, scheme, protocols);
+  if (why)
+    return nb_fail(L, "malformed", "%s %s: the URL %s", verb, shown, why);
+  if (getopt_(L, opts, "headers", LUA_TTABLE)) {
+    if ((why = add_headers(L, x, lua_gettop(L))) != NULL) {
+      size_t nl;
+      const char *name = lua_tolstring(L, -1, &nl);
+      name = push_shown(L, name, nl);
+      return nb_fail(L, "malformed", "%s %s: header '%s' %s", verb, shown,
+                     name, why);
+    }
+    lua_pop(L, 1);
+  }
+
+  x->download = path != NULL;
+  if (path) {
+    struct stat st;
+    if (*path == '\0')
+      return nb_fail(L, "io", "%s %s: the path is empty", verb, shown);
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+      return nb_fail(L, "io", "%s %s to %s: is a directory", verb, shown,
+                     path);
+    if ((x->path = strdup(path)) == NULL)
+      return luaL_error(L, "not enough memory");
+    if ((e = nb_xfer_tmpfile(x)) != 0)
+      return nb_fail(L, "io", "%s %s to %s: cannot create a file beside "
+                     "it: %s", verb, shown, path, strerror(e));
+  }
+
+  /* a redirect never goes to file: (nor to what was not allowed) */
+  {
+    const char *p = protocols;
+    size_t rl = 0;
+    redir[0] = '\0';
+    while (*p) {
+      size_t w = strcspn(p, ",");
+      if (!(w == 4 && memcmp(p, "file", 4) == 0) && rl + w + 2 < sizeof redir) {
+        if (rl)
+          redir[rl++] = ',';
+        memcpy(redir + rl, p, w);
+        rl += w;
+        redir[rl] = '\0';
+      }
+      p += w + (p[w] == ',');
+    }
+  }
+
+  nb_curl_init();
+  if ((x->easy = curl_easy_init()) == NULL
+      || (x->multi = curl_multi_init()) == NULL) {
+    nb_xfer_release(x);
+    return luaL_error(L, "cannot start libcurl");
+  }
+  SET(CURLOPT_ERRORBUFFER, x->errbuf);
+  SET(CURLOPT_NOSIGNAL, 1L);
+  SET(CURLOPT_URL, url);
+  SET(CURLOPT_PROTOCOLS_STR, protocols);
+  if (redir[0] != '\0' && max_redirects > 0) {
+    SET(CURLOPT_REDIR_PROTOCOLS_STR, redir);
+    SET(CURLOPT_FOLLOWLOCATION, 1L);
+    SET(CURLOPT_MAXREDIRS, (long)(max_redirects > 1000 ? 1000
+                                                       : max_redirects));
+  }
+  SET(CURLOPT_USERAGENT, ua);
+  SET(CURLOPT_SSL_VERIFYPEER, insecure ? 0L : 1L);
+  SET(CURLOPT_SSL_VERIFYHOST, insecure ? 0L : 2L);
+  if (cafile)
+    SET(CURLOPT_CAINFO, cafile);
+  if (compressed)
+    SET(CURLOPT_ACCEPT_ENCODING, "");
+  if (timeout > 0)
+    SET(CURLOPT_TIMEOUT_MS, (long)(timeout * 1000));
+  SET(CURLOPT_CONNECTTIMEOUT_MS, (long)(connect_timeout * 1000));
+  if (low_limit > 0) {
+    SET(CURLOPT_LOW_SPEED_LIMIT, (long)low_limit);
+    SET(CURLOPT_LOW_SPEED_TIME, (long)(low_time < 1 ? 1 : low_time));
+  }
+  if (max_bytes >= 0)
+    SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max_bytes);
+  SET(CURLOPT_BUFFERSIZE, (long)NB_BUFFERSIZE);
+  SET(CURLOPT_WRITEFUNCTION, nb_xfer_write);
+  SET(CURLOPT_WRITEDATA, x);
+  SET(CURLOPT_HEADERFUNCTION, nb_xfer_header);
+  SET(CURLOPT_HEADERDATA, x);
+  if (x->download)
+    SET(CURLOPT_FAILONERROR, 1L);
+  if (x->reqhdrs)
+    SET(CURLOPT_HTTPHEADER, x->reqhdrs);
+  if (body) {
+    /* libcurl keeps a pointer: the string stays in opts for the transfer */
+    SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)bodylen);
+    SET(CURLOPT_POSTFIELDS, body);
+  }
+  if (method) {
+    if (strcmp(method, "HEAD") == 0)
+      SET(CURLOPT_NOBODY, 1L);
+    else if (strcmp(method, "GET") == 0 && !body)
+      SET(CURLOPT_HTTPGET, 1L);
+    else if (!(strcmp(method, "POST") == 0 && body))
+      SET(CURLOPT_CUSTOMREQUEST, method);
+  }
+  if (curl_multi_add_handle(x->multi, x->easy) != CURLM_OK) {
+    nb_xfer_release(x);
+    return luaL_error(L, "cannot start libcurl");
+  }
+  return 0;
+setfail:
+  return nb_fail(L, "curl", "%s %s: %s", verb, shown,
+                 x->errbuf[0] ? x->errbuf : "libcurl refused an option");
+}
+
+/* ---------------------------------------------------------------------
+** xfer_wait: the loop (Ctrl-C, bar and progress function between polls)
+** ------------------------------------------------------------------ */
+
+/* the progress function with now, total (nil if unknown) when `now`
+** changed; a Lua error is kept on the stack and ends the transfer */
+static void call_progress(lua_State *L, xfer *x, int final) {
+  curl_off_t now = 0, total = -1;
+  curl_easy_getinfo(x->easy, CURLINFO_SIZE_DOWNLOAD_T, &now);
+  curl_easy_getinfo(x->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &total);
+  if (now == x->last_now && !(final && x->last_now < 0))
+    return;
+  x->last_now = now;
+  lua_pushvalue(L, x->progress_fn);
+  lua_pushinteger(L, (lua_Integer)now);
+  if (total >= 0)
+    lua_pushinteger(L, (lua_Integer)total);
+  else
+    lua_pushnil(L);
+  if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
+    x->lua_error = 1;  /* the error object stays on top */
+    return;
+  }
+  if (lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1))
+    x->stopped = 1;
+  lua_pop(L, 1);
+}
+
+static void xfer_wait(lua_State *L, xfer *x) {
+  int running = 1, left;
+  CURLMsg *m;
+  for (;;) {
+    CURLMcode mc = curl_multi_perform(x->multi, &running);
+    if (mc != CURLM_OK) {
+      x->result = CURLE_OUT_OF_MEMORY;
+      snprintf(x->errbuf, sizeof x->errbuf, "%s", curl_multi_strerror(mc));
+      x->done = 1;
+      return;
+    }
+    if (!running)
+      break;
+    mc = curl_multi_poll(x->multi, NULL, 0, NB_TICK_MS, NULL);
+    if (*nb_interrupt_flag) {
+      x->interrupted = 1;
+      return;
+    }
+    if (x->bar)
+      nb_xfer_bar(x, 0);
+    if (x->progress_fn) {
+      call_progress(L, x, 0);
+      if (x->lua_error || x->stopped)
+        return;
+    }
+  }
+  while ((m = curl_multi_info_read(x->multi, &left)) != NULL)
+    if (m->msg == CURLMSG_DONE) {
+      x->result = m->data.result;
+      x->done = 1;
+    }
+  if (!x->done) {
+    x->result = CURLE_GOT_NOTHING;
+    x->done = 1;
+  }
+}
+
+/* ---------------------------------------------------------------------
+** xfer_finish: the outcome as Lua values
+** ------------------------------------------------------------------ */
+
+/* headers: lower-case name = value; repeated names joined with ", " */
+static void push_headers(lua_State *L, xfer *x) {
+  size_t i = 0;
+  lua_newtable(L);
+  while (i < x->hdrs.len) {
+    const char *name = x->hdrs.p + i;
+    const char *value = name + strlen(name) + 1;
+    i = (size_t)(value - x->hdrs.p) + strlen(value) + 1;
+    if (lua_getfield(L, -1, name) == LUA_TSTRING) {
+      lua_pushliteral(L, ", ");
+      lua_pushstring(L, value);
+      lua_concat(L, 3);
+    } else {
+      lua_pop(L, 1);
+      lua_pushstring(L, value);
+    }
+    lua_setfield(L, -2, name);
+  }
+}
+
+/* fsync, permissions, close, rename, then fsync the folder so the new
+** name lasts too: 1 done, or 0 with the message pushed */
+static int commit_file(lua_State *L, xfer *x, const char *url) {
+  const char *step = NULL;
+  int e = 0, fd = x->fd, dfd;
+  char *dir, *slash;
+  x->fd = -1;  /* closed below on every path */
+  if (fsync(fd) != 0)
+    step = "saving";
+  else if (fchmod(fd, x->mode) != 0)
+    step = "setting the permissions of";
+  if (step)
+    e = errno;
+  if (close(fd) != 0 && step == NULL) {
+    e = errno;
+    step = "saving";
+  }
+  if (step == NULL && rename(x->tmppath, x->path) != 0) {
+    e = errno;
+    step = "renaming the download to";
+  }
+  if (step) {
+    lua_pushfstring(L, "download %s: %s %s: %s", url, step, x->path,
+                    strerror(e));
+    return 0;
+  }
+  free(x->tmppath);  /* renamed: nothing to remove any more */
+  x->tmppath = NULL;
+  if ((dir = strdup(x->path)) != NULL) {
+    slash = strrchr(dir, '/');
+    if (slash == dir)
+      slash[1] = '\0';
+    else if (slash)
+      *slash = '\0';
+    dfd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+      fsync(dfd);
+      close(dfd);
+    }
+    free(dir);
+  }
+  return 1;
+}
+
+static int xfer_finish(lua_State *L, xfer *x, const char *verb, int u) {
+  const char *url = lua_tostring(L, x->shown);
+  const char *code;
+  char *eff = NULL;
+  long status = 0, oserr = 0;
+  curl_off_t usec = 0;
+  if (x->barshown && !(x->done && x->result == CURLE_OK))
+    fputc('\n', stderr);  /* the message starts on a line of its own */
+  if (x->lua_error) {
+    nb_xfer_release(x);
+    return lua_error(L);  /* the progress function's error, on top */
+  }
+  if (x->interrupted) {
+    nb_xfer_release(x);
+    nb_checkinterrupt(L);
+    return nb_fail(L, "interrupted", "%s %s: interrupted", verb, url);
+  }
+  if (x->stopped) {
+    nb_xfer_release(x);
+    return nb_fail(L, "stopped", "%s %s: stopped by the progress function",
+                   verb, url);
+  }
+  curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_getinfo(x->easy, CURLINFO_OS_ERRNO, &oserr);
+  if (x->result != CURLE_OK) {
+    if (x->result == CURLE_HTTP_RETURNED_ERROR) {
+      lua_pushfstring(L, "%s %s: HTTP %d%s%s", verb, url, (int)status,
+                      x->reason[0] ? " " : "", x->reason);
+      code = "http";
+    } else if (x->failcode && strcmp(x->failcode, "io") == 0) {
+      lua_pushfstring(L, "%s %s: writing %s: %s", verb, url, x->path,
+                      strerror(x->failerrno));
+      code = "io";
+    } else if (x->failcode && strcmp(x->failcode, "toobig") == 0) {
+      lua_pushfstring(L, "%s %s: larger than max_bytes (%I bytes)", verb,
+                      url, (lua_Integer)x->max_bytes);
+      code = "toobig";
+    } else if (x->result == CURLE_FILESIZE_EXCEEDED) {
+      lua_pushfstring(L, "%s %s: larger than max_bytes (%I bytes)", verb,
+                      url, (lua_Integer)x->max_bytes);
+      code = "toobig";
+    } else if (x->failcode) {
+      lua_pushfstring(L, "%s %s: not enough memory", verb, url);
+      code = x->failcode;
+    } else {
+      lua_pushfstring(L, "%s %s: %s", verb, url, x->errbuf[0]
+                      ? x->errbuf : curl_easy_strerror(x->result));
+      code = nb_xfer_code(x->result, oserr);
+    }
+    nb_xfer_release(x);
+    luaL_pushfail(L);
+    lua_insert(L, -2);
+    lua_pushstring(L, code);
+    if (strcmp(code, "http") == 0) {
+      lua_pushinteger(L, status);
+      return 4;
+    }
+    return 3;
+  }
+  if (x->bar)
+    nb_xfer_bar(x, 1);
+  if (x->progress_fn) {
+    call_progress(L, x, 1);
+    if (x->lua_error) {
+      nb_xfer_release(x);
+      return lua_error(L);
+    }
+  }
+  if (x->download && !commit_file(L, x, url)) {
+    nb_xfer_release(x);
+    luaL_pushfail(L);
+    lua_insert(L, -2);
+    lua_pushliteral(L, "io");
+    return 3;
+  }
+  curl_easy_getinfo(x->easy, CURLINFO_EFFECTIVE_URL, &eff);
+  curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME_T, &usec);
+  lua_createtable(L, 0, 7);
+  lua_pushinteger(L, status);
+  lua_setfield(L, -2, "status");
+  if (eff)
+    lua_pushstring(L, eff);
+  else
+    lua_pushvalue(L, u);
+  lua_setfield(L, -2, "url");
+  lua_pushinteger(L, (lua_Integer)x->bytes);
+  lua_setfield(L, -2, "bytes");
+  lua_pushnumber(L, (lua_Number)usec / 1e6);
+  lua_setfield(L, -2, "seconds");
+  push_headers(L, x);
+  lua_setfield(L, -2, "headers");
+  if (x->download) {
+    lua_pushstring(L, x->path);
+    lua_setfield(L, -2, "path");
+  } else {
+    lua_pushlstring(L, x->body.p ? x->body.p : "", x->body.len);
+    nb_buf_free(&x->body);  /* one copy of the body at a time, soon */
+    lua_setfield(L, -2, "body");
+  }
+  nb_xfer_release(x);
+  return 1;
+}
+
+/* ---------------------------------------------------------------------
+** Lua-callable functions
+** ------------------------------------------------------------------ */
+
+/* curl.fetch(url [, opts]) */
+static int net_fetch(lua_State *L) {
+  int opts = lua_isnoneornil(L, 2) ? 0 : 2;
+  xfer *x;
+  int r;
+  luaL_checkstring(L, 1);
+  lua_settop(L, 2);
+  x = xfer_new(L);
+  if ((r = xfer_setup(L, x, "fetch", 1, opts, NULL)) != 0) {
+    nb_xfer_release(x);
+    return r;
+  }
+  xfer_wait(L, x);
+  return xfer_finish(L, x, "fetch", 1);
+}
+
+/* curl.download(url, path [, opts]) */
+static int net_download(lua_State *L) {
+  int opts = lua_isnoneornil(L, 3) ? 0 : 3;
+  const char *path = luaL_checkstring(L, 2);
+  xfer *x;
+  int r;
+  luaL_checkstring(L, 1);
+  lua_settop(L, 3);
+  x = xfer_new(L);
+  if ((r = xfer_setup(L, x, "download", 1, opts, path)) != 0) {
+    nb_xfer_release(x);  /* no temporary file waits for the collector */
+    return r;
+  }
+  xfer_wait(L, x);
+  return xfer_finish(L, x, "download", 1);
+}
+
+/* curl.version(): libcurl's version text */
+static int net_curl_version(lua_State *L) {
+  lua_pushstring(L, curl_version());
+  return 1;
+}
+
+static const luaL_Reg transfer_meta[] = {
+  {"__gc", xfer_gc},
+  {"__close", xfer_gc},
+  {"__tostring", xfer_tostring},
+  {"__index", NULL},
+  {NULL, NULL}
+};
+
+static const luaL_Reg transfer_methods[] = {
+  {"close", xfer_close},
+  {NULL, NULL}
+};
+
+static const luaL_Reg fetch_funcs[] = {
+  {"fetch", net_fetch},
+  {"download", net_download},
+  {"curl_version", net_curl_version},
+  {NULL, NULL}
+};
 
 NB_EXPORT int luaopen_netbasics_curl(lua_State *L) {
   nb_open_common(L);
-  lua_newtable(L);
+  luaL_newmetatable(L, NB_TRANSFER_T);
+  luaL_setfuncs(L, transfer_meta, 0);
+  luaL_newlib(L, transfer_methods);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+  luaL_newlib(L, fetch_funcs);
   return 1;
 }

@@ -115,6 +115,22 @@ int nb_parse_cidr(const char *s, size_t n, int strict, nb_cidr *c);
 */
 int nb_parse_binary(const char *s, size_t n, int64_t *out);
 
+/*
+** The fetch family's checks of outside input (fetchcheck.c), done before
+** libcurl sees it. NULL when acceptable, else a reason ("has no host").
+** nb_check_url writes the lower-cased scheme to `scheme` (NB_SCHEME_MAX
+** bytes) as soon as it has read one, so a caller can tell a refused
+** protocol from a malformed URL.
+*/
+#define NB_URL_MAX 8192
+#define NB_SCHEME_MAX 16
+const char *nb_check_url(const char *s, size_t n, char *scheme);
+const char *nb_check_header(const char *name, size_t nlen,
+                            const char *value, size_t vlen);
+const char *nb_check_method(const char *s, size_t n);
+const char *nb_check_protocols(const char *s, size_t n);
+int nb_protocol_listed(const char *list, const char *scheme);
+
 /* the families of netbasics.core */
 void nb_open_octet(lua_State *L);
 void nb_open_validate(lua_State *L);

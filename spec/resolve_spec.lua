@@ -13,10 +13,6 @@ local function sorted(list)
   return t
 end
 
-local function is_root()
-  return T.run("id -u").out == "0\n"
-end
-
 describe("resolve", function()
   local world, fake
 
@@ -296,10 +292,7 @@ describe("resolve", function()
     end)
 
     it("asks the system's first server by default", function()
-      if not is_root() then
-        pending("needs root for a network namespace")
-        return
-      end
+      T.need_root()
       local ns = W.netns()
       finally(function() ns:stop() end)
       local r = ns:exec("cd " .. T.shquote(T.root) .. " && lua5.4 -e "

@@ -192,6 +192,15 @@ function T.pid()
   return tonumber(s:match("^(%d+)"))
 end
 
+-- network namespaces need root; CI runs as root, so a test that needs
+-- them fails (never skips) elsewhere, saying why
+function T.need_root(what)
+  if T.run("id -u").out ~= "0\n" then
+    error((what or "this test") .. " needs root for network namespaces "
+      .. "(CI runs as root; run make test as root)", 2)
+  end
+end
+
 -- python3 -c CODE with `input` on stdin: its standard output
 function T.python(code, input)
   local r = T.run("python3 -c " .. shquote(code), input)

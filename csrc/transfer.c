@@ -1,0 +1,371 @@
+/*
+** transfer.c: the fetch family's transfer engine: buffers, libcurl's
+** callbacks, the temporary file of a download, the progress bar, and the
+** mapping of libcurl's outcomes to codes. No Lua here (see transfer.h).
+*/
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "netbasics.h"
+#include "transfer.h"
+
+/* ---------------------------------------------------------------------
+** Helpers (no Lua)
+** ------------------------------------------------------------------ */
+
+static double monotonic(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* grow `b` to hold `need` more bytes: 0 ok, -1 out of memory */
+static int buf_reserve(nb_buf *b, size_t need) {
+  size_t cap;
+  char *p;
+  if (b->cap - b->len >= need)
+    return 0;
+  if (need > SIZE_MAX / 2 - b->len)
+    return -1;
+  cap = b->cap ? b->cap : 4096;
+  while (cap - b->len < need)
+    cap *= 2;
+  p = realloc(b->p, cap);
+  if (p == NULL)
+    return -1;
+  b->p = p;
+  b->cap = cap;
+  return 0;
+}
+
+static int buf_add(nb_buf *b, const char *s, size_t n) {
+  if (buf_reserve(b, n) != 0)
+    return -1;
+  memcpy(b->p + b->len, s, n);
+  b->len += n;
+  return 0;
+}
+
+void nb_buf_free(nb_buf *b) {
+  free(b->p);
+  b->p = NULL;
+  b->len = b->cap = 0;
+}
+
+/* write all of `n` bytes: 0 or an errno */
+static int write_all(int fd, const char *p, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR)
+        continue;
+      return errno;
+    }
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+/* the permissions a new file gets: 0666 less the umask */
+static mode_t newfile_mode(void) {
+  mode_t u = umask(022);
+  umask(u);
+  return 0666 & ~u;
+}
+
+static const char *basename_of(const char *path) {
+  const char *slash = strrchr(path, '/');
+  return slash ? slash + 1 : path;
+}
+
+/* curl's outcome as one of API.md's codes */
+const char *nb_xfer_code(CURLcode rc, long oserr) {
+  switch (rc) {
+    case CURLE_OPERATION_TIMEDOUT:
+      return "timeout";
+    case CURLE_COULDNT_CONNECT:
+      if (oserr == ENETUNREACH || oserr == EHOSTUNREACH)
+        return "unreachable";
+      return "refused";
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+      return "resolve";
+    case CURLE_UNSUPPORTED_PROTOCOL:
+      return "protocol";
+    case CURLE_URL_MALFORMAT:
+      return "malformed";
+    case CURLE_TOO_MANY_REDIRECTS:
+      return "redirects";
+    case CURLE_FILESIZE_EXCEEDED:
+      return "toobig";
+    case CURLE_HTTP_RETURNED_ERROR:
+      return "http";
+    case CURLE_PARTIAL_FILE:
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_GOT_NOTHING:
+      return "closed";
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_ENGINE_INITFAILED:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_SHUTDOWN_FAILED:
+      return "tls";
+    case CURLE_WEIRD_SERVER_REPLY:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_HTTP3:
+    case CURLE_BAD_CONTENT_ENCODING:
+    case CURLE_RANGE_ERROR:
+      return "protocol";
+    case CURLE_OUT_OF_MEMORY:
+      return "memory";
+    case CURLE_WRITE_ERROR:
+      return "io";
+    default:
+      return "curl";
+  }
+}
+
+/* ---------------------------------------------------------------------
+** libcurl callbacks: C buffers and flags only, never a lua_* call
+** ------------------------------------------------------------------ */
+
+size_t nb_xfer_write(char *data, size_t size, size_t nmemb, void *ud) {
+  xfer *x = ud;
+  size_t n = size * nmemb;
+  if (x->max_bytes >= 0 && (curl_off_t)n > x->max_bytes - x->bytes) {
+    x->failcode = "toobig";
+    return 0;
+  }
+  if (x->download) {
+    int e = write_all(x->fd, data, n);
+    if (e != 0) {
+      x->failcode = "io";
+      x->failerrno = e;
+      return 0;
+    }
+  } else {
+    if (x->body.cap == 0) {
+      /* the whole body at once when its length is known (bounded: a
+      ** server may announce more than it sends) */
+      curl_off_t cl = -1;
+      curl_easy_getinfo(x->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+      if (cl > 0 && (x->max_bytes < 0 || cl <= x->max_bytes)
+          && (size_t)cl <= NB_PREALLOC_MAX)
+        buf_reserve(&x->body, (size_t)cl + 1);
+    }
+    if (buf_add(&x->body, data, n) != 0) {
+      x->failcode = "memory";
+      return 0;
+    }
+  }
+  x->bytes += (curl_off_t)n;
+  return n;
+}
+
+/*
+** ** One header line per call, CRLF included. A status line starts a new
+** response (after a redirect or a 100 Continue): forget what came
+** before, so the headers are those of the final response. Names are
+** lower-cased; a folded line (obs-fold) continues the last value.
+*/
+size_t nb_xfer_header(char *data, size_t size, size_t nmemb, void *ud) {
+  xfer *x = ud;
+  size_t n = size * nmemb, len = n, i, name;
+  while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
+    len--;
+  if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) {
+    const char *p = memchr(data, ' ', len), *r;
+    x->hdrs.len = 0;
+    x->reason[0] = '\0';
+    if (p && (r = memchr(p + 1, ' ', len - (size_t)(p + 1 - data)))) {
+      size_t rl = len - (size_t)(r + 1 - data);
+      if (rl >= sizeof x->reason)
+        rl = sizeof x->reason - 1;
+      memcpy(x->reason, r + 1, rl);
+      x->reason[rl] = '\0';
+    }
+    return n;
+  }
+  if (len == 0)
+    return n;
+  if (x->hdrs.len + len + 2 > NB_HEADERS_MAX) {
+    x->failcode = "toobig";
+    return 0;
+  }
+  if (data[0] == ' ' || data[0] == '\t') {  /* obs-fold */
+    if (x->hdrs.len == 0)
+      return n;
+    while (len > 0 && (data[0] == ' ' || data[0] == '\t'))
+      data++, len--;
+    x->hdrs.p[x->hdrs.len - 1] = ' ';  /* the value's NUL */
+    if (buf_add(&x->hdrs, data, len) != 0 || buf_add(&x->hdrs, "", 1) != 0)
+      goto nomem;
+    return n;
+  }
+  for (name = 0; name < len && data[name] != ':'; name++)
+    ;
+  if (name == 0 || name == len)
+    return n;  /* not a header line: ignore it */
+  if (buf_reserve(&x->hdrs, len + 2) != 0)
+    goto nomem;
+  for (i = 0; i < name; i++) {
+    int c = (unsigned char)data[i];
+    x->hdrs.p[x->hdrs.len++] = (char)((c >= 'A' && c <= 'Z') ? c + 32 : c);
+  }
+  x->hdrs.p[x->hdrs.len++] = '\0';
+  i = name + 1;
+  while (i < len && (data[i] == ' ' || data[i] == '\t'))
+    i++;
+  while (len > i && (data[len - 1] == ' ' || data[len - 1] == '\t'))
+    len--;
+  memcpy(x->hdrs.p + x->hdrs.len, data + i, len - i);
+  x->hdrs.len += len - i;
+  x->hdrs.p[x->hdrs.len++] = '\0';
+  return n;
+nomem:
+  x->failcode = "memory";
+  return 0;
+}
+
+void nb_xfer_release(xfer *x) {
+  if (x->multi && x->easy)
+    curl_multi_remove_handle(x->multi, x->easy);
+  if (x->easy)
+    curl_easy_cleanup(x->easy);
+  if (x->multi)
+    curl_multi_cleanup(x->multi);
+  x->easy = NULL;
+  x->multi = NULL;
+  curl_slist_free_all(x->reqhdrs);
+  x->reqhdrs = NULL;
+  if (x->fd >= 0)
+    close(x->fd);
+  x->fd = -1;
+  if (x->tmppath) {
+    unlink(x->tmppath);
+    free(x->tmppath);
+    x->tmppath = NULL;
+  }
+  free(x->path);
+  x->path = NULL;
+  nb_buf_free(&x->body);
+  nb_buf_free(&x->hdrs);
+}
+
+/* the temporary file beside x->path: mkstemp (O_EXCL: a planted symlink
+** or file is never followed nor reused). 0 or an errno */
+int nb_xfer_tmpfile(xfer *x) {
+  const char *base = basename_of(x->path);
+  size_t dirlen = (size_t)(base - x->path), blen = strlen(base);
+  struct stat st;
+  if (blen > 200)
+    blen = 200;  /* stay under NAME_MAX with the suffix */
+  x->tmppath = malloc(dirlen + blen + 16);
+  if (x->tmppath == NULL)
+    return ENOMEM;
+  sprintf(x->tmppath, "%.*s.%.*s.XXXXXX", (int)dirlen, x->path, (int)blen,
+          base);
+  x->fd = mkostemp(x->tmppath, O_CLOEXEC);
+  if (x->fd < 0) {
+    int e = errno;
+    free(x->tmppath);
+    x->tmppath = NULL;
+    return e;
+  }
+  /* a file replaced keeps its permissions, as with open(path, "w") */
+  if (stat(x->path, &st) == 0 && S_ISREG(st.st_mode))
+    x->mode = st.st_mode & 0777;
+  else
+    x->mode = newfile_mode();
+  return 0;
+}
+
+void nb_curl_init(void) {
+  static int done = 0;
+  if (!done) {
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    done = 1;
+  }
+}
+
+/* "12.3 MiB" */
+static void human(char *out, size_t size, double v) {
+  static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    u++;
+  }
+  if (u == 0)
+    snprintf(out, size, "%.0f B", v);
+  else
+    snprintf(out, size, "%.1f %s", v, units[u]);
+}
+
+/*
+** ** A bar like curl's: percent, bytes, rate and time left (or the total
+** time at the end), redrawn at most five times a second on stderr.
+*/
+void nb_xfer_bar(xfer *x, int final) {
+  curl_off_t now = 0, total = -1, rate = 0, usec = 0;
+  char a[32], b[32], r[32], line[128];
+  double t = monotonic();
+  int n, width = 16, fill;
+  if (!final && t - x->last_draw < 0.2)
+    return;
+  curl_easy_getinfo(x->easy, CURLINFO_SIZE_DOWNLOAD_T, &now);
+  curl_easy_getinfo(x->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &total);
+  curl_easy_getinfo(x->easy, CURLINFO_SPEED_DOWNLOAD_T, &rate);
+  curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME_T, &usec);
+  if (!final && now == 0)
+    return;  /* nothing to show before the body starts */
+  x->last_draw = t;
+  human(r, sizeof r, (double)rate);
+  if (total > 0) {
+    /* bytes as they travel (compressed, if so), as the length is */
+    double f = (double)now / (double)total;
+    double left = rate > 0 ? (double)(total - now) / (double)rate : -1;
+    long secs = final ? (long)(usec / 1000000) : (long)left;
+    if (f > 1)
+      f = 1;
+    fill = (int)(f * width);
+    human(a, sizeof a, (double)now);
+    human(b, sizeof b, (double)total);
+    n = snprintf(line, sizeof line, "%5.1f%% [%.*s%*s] %s of %s  %s/s  ",
+                 f * 100, fill, "################",
+                 width - fill, "", a, b, r);
+    if (n > 0 && (size_t)n < sizeof line && (final || left >= 0))
+      snprintf(line + n, sizeof line - (size_t)n, "%ld:%02ld %s", secs / 60,
+               secs % 60, final ? "total" : "left");
+  } else {
+    /* no length known: the body's bytes so far */
+    long secs = (long)(usec / 1000000);
+    human(a, sizeof a, (double)x->bytes);
+    snprintf(line, sizeof line, "%s  %s/s  %ld:%02ld", a, r, secs / 60,
+             secs % 60);
+  }
+  /* one width, so a shorter line covers a longer one */
+  fprintf(stderr, "\r%-79s%s", line, final ? "\n" : "");
+  fflush(stderr);
+  x->barshown = 1;
+}
+

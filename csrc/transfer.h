@@ -1,0 +1,77 @@
+/*
+** transfer.h: the fetch family's transfer engine (transfer.c), shared by
+** the Lua binding (fetch.c) and, later, a scheduler that drives many
+** transfers from one loop through libcurl's multi interface. Nothing here
+** touches Lua: the callbacks fill C buffers and flags, and a failure is a
+** code and an errno to be turned into nil, msg, code after the transfer.
+*/
+#ifndef NB_TRANSFER_H
+#define NB_TRANSFER_H
+
+#include <sys/types.h>
+
+#include <curl/curl.h>
+
+#define NB_BUFFERSIZE (512 * 1024)       /* libcurl's receive buffer */
+#define NB_HEADERS_MAX (1024 * 1024)     /* response headers kept, bytes */
+#define NB_PREALLOC_MAX ((size_t)256 << 20)
+
+/* a growing byte buffer */
+typedef struct nb_buf {
+  char *p;
+  size_t len, cap;
+} nb_buf;
+
+typedef struct xfer {
+  CURL *easy;
+  CURLM *multi;
+  struct curl_slist *reqhdrs;
+  int download;              /* 1: body to a file, 0: to memory */
+  int fd;                    /* download: the temporary file, or -1 */
+  char *tmppath;             /* its name while it must be removed */
+  char *path;                /* download: where it goes on success */
+  mode_t mode;               /* download: the permissions it gets */
+  nb_buf body;               /* fetch: the body */
+  nb_buf hdrs;               /* the last response's headers: name\0value\0 */
+  char reason[64];           /* the last status line's reason phrase */
+  curl_off_t bytes;          /* body bytes delivered */
+  curl_off_t max_bytes;      /* -1: no limit */
+  const char *failcode;      /* set in a callback: "toobig", "io", ... */
+  int failerrno;             /* with "io": the errno of write() */
+  int done;                  /* the transfer ended (result is valid) */
+  int stopped;               /* the progress function returned false */
+  int interrupted;           /* Ctrl-C */
+  int lua_error;             /* the progress function raised (on stack) */
+  int bar;                   /* draw a bar on stderr */
+  int barshown;
+  int progress_fn;           /* stack index of the progress function or 0 */
+  int shown;                 /* stack index of the URL as messages show it */
+  curl_off_t last_now;
+  double last_draw;
+  CURLcode result;
+  char errbuf[CURL_ERROR_SIZE];
+} xfer;
+
+/* curl_global_init, once, on the first transfer */
+void nb_curl_init(void);
+
+/* libcurl's write and header callbacks; their data is the xfer */
+size_t nb_xfer_write(char *data, size_t size, size_t nmemb, void *ud);
+size_t nb_xfer_header(char *data, size_t size, size_t nmemb, void *ud);
+
+/* the temporary file beside x->path (mkstemp): 0 or an errno */
+int nb_xfer_tmpfile(xfer *x);
+
+/* frees everything x holds, removes a temporary file not renamed; x can
+** be released again */
+void nb_xfer_release(xfer *x);
+
+/* the bar on stderr: redrawn at most 5 times a second, or the final line */
+void nb_xfer_bar(xfer *x, int final);
+
+/* libcurl's outcome as one of API.md's codes ("timeout", "tls", ...) */
+const char *nb_xfer_code(CURLcode rc, long oserr);
+
+void nb_buf_free(nb_buf *b);
+
+#endif

@@ -1,0 +1,228 @@
+-- The talk lessons against real peers: nc (netcat-openbsd) as the client
+-- of our talk server, socat as the server for our talk client, python3 for
+-- the faults. Servers run on free loopback ports and are stopped by PID.
+local T = require "nbtest"
+local net = require "netbasics"
+
+local function server(host, port)
+  local p = T.spawn(string.format("%s talk-server %s %d", T.shquote(T.host),
+    host, port))
+  assert.truthy(T.wait_port(port), "talk-server did not start: " .. p:err())
+  return p
+end
+
+-- nc sends `input`, shuts down writing at its end (-N) and prints all
+-- it gets until the server closes
+local function nc(host, port, input, six)
+  return T.run(string.format("nc -N %s %s %d", six and "-6" or "", host,
+    port), input)
+end
+
+-- a socat server answering "You said <line>" to each line
+local function socat_sayer(port)
+  local d = T.tmpdir()
+  T.writefile(d .. "/say", "#!/bin/sh\nexec sed -u 's/^/You said /'\n")
+  os.execute("chmod +x " .. d .. "/say")
+  local p = T.spawn(string.format(
+    "socat TCP-LISTEN:%d,bind=127.0.0.1,reuseaddr,fork EXEC:%s/say", port, d))
+  p.datadir = d
+  assert.truthy(T.wait_port(port))
+  return p
+end
+
+local function stop(p)
+  if p then
+    p:stop()
+    if p.datadir then T.rmtree(p.datadir) end
+  end
+end
+
+-- Python's repr() undone, for the client's "Received: '...'" lines
+local function unrepr(s)
+  return (s:gsub("\\(x%x%x)", function(h)
+    return string.char(tonumber(h:sub(2), 16))
+  end):gsub("\\(.)", { n = "\n", r = "\r", t = "\t", ["\\"] = "\\",
+    ["'"] = "'" }))
+end
+
+local function received(out)
+  local got = {}
+  for chunk in out:gmatch("Received: '(.-)'\n") do
+    got[#got + 1] = unrepr(chunk)
+  end
+  return table.concat(got)
+end
+
+describe("talk-server", function()
+  it("serves nc clients line by line until one says bye", function()
+    local port = T.free_port("tcp")
+    local p = server("127.0.0.1", port)
+    finally(function() stop(p) end)
+    -- several lines in one packet are several things said
+    local r = nc("127.0.0.1", port, "hello\nhow are you\n")
+    assert.equal(0, r.code)
+    assert.equal("You said hello\nYou said how are you\n", r.out)
+    -- that client left without bye: the server waits for the next one
+    assert.is_true(p:alive())
+    r = nc("127.0.0.1", port, "well, bye now\nnever read\n")
+    assert.equal("You said well, bye now\n", r.out)
+    assert.equal(0, p:wait(10))
+    local log = p:out()
+    local lines = {}
+    for l in log:gmatch("[^\n]*\n") do lines[#lines + 1] = l end
+    assert.equal(7, #lines, log)
+    assert.equal("Starting server.\n", lines[1])
+    assert.matches("^Connected with 127%.0%.0%.1:%d+\n$", lines[2])
+    assert.equal("I got hello\n", lines[3])
+    assert.equal("I got how are you\n", lines[4])
+    assert.matches("^Connected with 127%.0%.0%.1:%d+\n$", lines[5])
+    assert.equal("I got well, bye now\n", lines[6])
+    assert.equal("Stopping server.\n", lines[7])
+    assert.equal("", p:err())
+  end)
+
+  it("reads lines, not chunks: a line cut in pieces is one line", function()
+    local port = T.free_port("tcp")
+    local p = server("127.0.0.1", port)
+    finally(function() stop(p) end)
+    local out = T.python(string.format([[
+import socket
+s = socket.create_connection(("127.0.0.1", %d))
+for piece in (b"hel", b"lo wor", b"ld\r\nsecond", b" line\n", b"bye\n"):
+    s.sendall(piece)
+s.shutdown(socket.SHUT_WR)
+data = b""
+while True:
+    d = s.recv(100)
+    if not d: break
+    data += d
+print(data.decode(), end="")
+]], port))
+    assert.equal("You said hello world\nYou said second line\nYou said bye\n",
+      out)
+    assert.equal(0, p:wait(10))
+  end)
+
+  it("works over IPv6 with nc -6", function()
+    local port = T.free_port("tcp", "::1")
+    local p = server("::1", port)
+    finally(function() stop(p) end)
+    local r = nc("::1", port, "hi over six\nbye\n", true)
+    assert.equal("You said hi over six\nYou said bye\n", r.out)
+    assert.equal(0, p:wait(10))
+    assert.matches("Connected with ::1:%d+\n", p:out())
+  end)
+
+  it("drops a client sending a 1 MB line and serves the next", function()
+    local port = T.free_port("tcp")
+    local p = server("127.0.0.1", port)
+    finally(function() stop(p) end)
+    T.python(string.format([[
+import socket
+s = socket.create_connection(("127.0.0.1", %d))
+try:
+    s.sendall(b"x" * (1024 * 1024))
+except OSError:
+    pass
+s.close()
+]], port))
+    local r = nc("127.0.0.1", port, "bye\n")
+    assert.equal("You said bye\n", r.out)
+    assert.equal(0, p:wait(10))
+    assert.matches("Dropped client: recvline: line longer than 65536 bytes\n",
+      p:out())
+  end)
+
+  it("says so in one line when the port is taken", function()
+    local port = T.free_port("tcp")
+    local p = T.spawn("nc -l 127.0.0.1 " .. port)
+    finally(function() stop(p) end)
+    assert.truthy(T.wait_port(port))
+    local r = T.nb({ "talk-server", "127.0.0.1", tostring(port) })
+    assert.equal(1, r.code)
+    assert.equal("talk-server: bind to 127.0.0.1:" .. port
+      .. ": address already in use\n", r.err)
+  end)
+
+  it("stops at Ctrl-C during accept: exit 130, the port free again",
+    function()
+      local port = T.free_port("tcp")
+      local p = server("127.0.0.1", port)
+      finally(function() stop(p) end)
+      p:kill("INT")
+      assert.equal(130, p:wait(10))
+      assert.equal("Starting server.\n", p:out())
+      assert.falsy(T.listening(port))
+      local again = assert(net.listen("127.0.0.1", port))
+      again:close()
+    end)
+
+  it("stops at Ctrl-C during recv: exit 130", function()
+    local port = T.free_port("tcp")
+    local p = server("127.0.0.1", port)
+    finally(function() stop(p) end)
+    local c = assert(net.connect("127.0.0.1", port, 5))
+    c:settimeout(5)
+    assert(c:sendall("still here\n"))
+    assert.equal("You said still here", c:recvline())
+    p:kill("INT")
+    assert.equal(130, p:wait(10))
+    assert.equal("", c:recv(10))  -- the server's end was closed
+    c:close()
+    assert.falsy(T.listening(port))
+  end)
+end)
+
+describe("talk-client", function()
+  it("talks to a socat server: Received: ..., Connection closed.",
+    function()
+      local port = T.free_port("tcp")
+      local p = socat_sayer(port)
+      finally(function() stop(p) end)
+      local r = T.nb({ "talk-client", "127.0.0.1", tostring(port), "What",
+        "I", "wanted", "to", "say." })
+      assert.equal(0, r.code, r.err)
+      assert.equal("", r.err)
+      assert.equal("You said What I wanted to say.\n", received(r.out))
+      assert.matches("^Received: '", r.out)
+      assert.matches("\nConnection closed.\n$", r.out)
+      -- the message from standard input, as it is
+      r = T.nb({ "talk-client", "127.0.0.1", tostring(port) },
+        "one\ntwo\tthree\n")
+      assert.equal(0, r.code, r.err)
+      assert.equal("You said one\nYou said two\tthree\n", received(r.out))
+      assert.matches("You said two\\tthree\\n'", r.out, 1, true)
+    end)
+
+  it("talks to our talk server", function()
+    local port = T.free_port("tcp")
+    local p = server("127.0.0.1", port)
+    finally(function() stop(p) end)
+    local r = T.nb({ "talk-client", "127.0.0.1", tostring(port) },
+      "hello\nbye\n")
+    assert.equal(0, r.code, r.err)
+    assert.equal("You said hello\nYou said bye\n", received(r.out))
+    assert.equal(0, p:wait(10))
+  end)
+
+  it("says 'connection refused' in one line, exit 1", function()
+    local port = T.free_port("tcp")
+    local r = T.nb({ "talk-client", "127.0.0.1", tostring(port), "hi" })
+    assert.equal(1, r.code)
+    assert.equal("", r.out)
+    assert.equal("talk-client: connect to 127.0.0.1:" .. port
+      .. ": connection refused\n", r.err)
+  end)
+
+  it("rejects a malformed host or port in one line", function()
+    local r = T.nb({ "talk-client", "127.1", "80", "hi" })
+    assert.equal(1, r.code)
+    assert.equal("talk-client: malformed host '127.1'\n", r.err)
+    r = T.nb({ "talk-client", "127.0.0.1", "70000", "hi" })
+    assert.equal(1, r.code)
+    assert.equal("talk-client: port 70000 out of range (0..65535)\n", r.err)
+    r = T.nb({ "talk-client" })
+    assert.equal(2, r.code)
+    assert.matches("^usage: ", r.err)
+  end)
+end)
