@@ -260,7 +260,7 @@ static int xfer_setup(lua_State *L, xfer *x, const char *verb, int u,
   timeout = opt_seconds(L, opts, "timeout", 0);
   connect_timeout = opt_seconds(L, opts, "connect_timeout", 15);
   low_time = opt_seconds(L, opts, "low_speed_time", 30);
-  low_limit = opt_count(L, opts, "low_speed_limit", 1);
+  low_limit = opt_count(L, opts, "low_speed_limit", 10);
   max_redirects = opt_count(L, opts, "max_redirects", 10);
   max_bytes = opt_count(L, opts, "max_bytes", -1);
   insecure = opt_bool(L, opts, "insecure", 0);
