@@ -320,6 +320,12 @@ static int xfer_setup(lua_State *L, xfer *x, const char *verb, int u,
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
       return nb_fail(L, "io", "%s %s to %s: is a directory", verb, shown,
                      path);
+    /* the rename at the end would put a file in place of a device (as
+    ** root: /dev/full, /dev/null), a FIFO or a socket: refuse them */
+    if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)
+        && !S_ISLNK(st.st_mode))
+      return nb_fail(L, "io", "%s %s to %s: not a regular file (a device, "
+                     "a pipe or a socket): not replaced", verb, shown, path);
     if ((x->path = strdup(path)) == NULL)
       return luaL_error(L, "not enough memory");
     if ((e = nb_xfer_tmpfile(x)) != 0)
