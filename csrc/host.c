@@ -143,7 +143,7 @@ static void lstop(lua_State *L, lua_Debug *ar) {
 static void laction(int sig) {
   int flag = LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT;
   if (sig == SIGTERM) terminated = 1;
-  interrupted = 1;
+  interrupted = sig;  /* nb_checkinterrupt tells SIGTERM from SIGINT */
   lua_sethook(globalL, lstop, flag, 1);
 }
 

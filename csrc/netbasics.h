@@ -46,7 +46,8 @@ const char *nb_pushshown(lua_State *L, const char *s, size_t n);
 ** in the registry under NB_INTERRUPT_KEY; nb_open_common() (called by
 ** every luaopen_*) finds it. A C loop that sees EINTR releases what it
 ** holds and calls nb_checkinterrupt(), which raises "interrupted!" if the
-** flag is set and returns otherwise, so the loop retries.
+** flag is set ("terminated!" if it holds SIGTERM: the host stops on it
+** too) and returns otherwise, so the loop retries.
 */
 #define NB_INTERRUPT_KEY "netbasics.interrupted"
 extern volatile sig_atomic_t *nb_interrupt_flag;

@@ -120,4 +120,72 @@ describe("faults: the host", function()
       assert.is_true(exists(dir .. "/closed"))
     end)
   end
+
+  -- a python3 peer that accepts one connection, says "hi", then reads
+  -- until the other end closes and prints what it saw
+  local function peer()
+    local port = T.free_port()
+    local p = T.spawn("exec python3 -c " .. T.shquote(([[
+import socket
+l = socket.socket()
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(("127.0.0.1", %d)); l.listen(1)
+c, _ = l.accept()
+c.sendall(b"hi\n")
+n = 0
+while True:
+    b = c.recv(65536)
+    if not b: break
+    n += len(b)
+print("closed after", n, flush=True)
+]]):format(port)))
+    assert(T.wait_port(port), "the peer did not start")
+    return p, port
+end
+
+  it("os.exit with a socket open closes it: the peer sees the end",
+     function()
+    local srv, port = peer()
+    finally(function() srv:stop() end)
+    local path = script(dir, ([[
+      local net = require "netbasics"
+      local s = assert(net.connect("127.0.0.1", %d))
+      assert(s:recvline() == "hi")
+      assert(s:sendall("12345"))
+      os.exit(4)
+    ]]):format(port))
+    local r = T.run(T.hostcmd() .. " " .. T.shquote(path))
+    assert.equal(4, r.code)
+    assert.equal(0, srv:wait(10))
+    assert.equal("closed after 5\n", srv:out())
+  end)
+
+  for _, case in ipairs {
+    { "INT", 130, "netbasics: interrupted!\n" },
+    { "TERM", 143, "netbasics: terminated!\n" },
+  } do
+    it("SIG" .. case[1] .. " during a transfer closes the socket, exits "
+       .. case[2], function()
+      local srv, port = peer()
+      finally(function() srv:stop() end)
+      local path = script(dir, ([[
+        local net = require "netbasics"
+        local s <close> = assert(net.connect("127.0.0.1", %d))
+        local held <close> = mark("closed")
+        assert(s:recvline() == "hi")
+        ready()
+        s:recv(100)    -- the peer sends nothing more
+      ]]):format(port))
+      local p = T.spawn("exec " .. T.hostcmd() .. " " .. T.shquote(path))
+      finally(function() p:stop() end)
+      assert.truthy(T.until_true(function() return p:out() == "ready\n" end,
+        30))
+      p:kill(case[1])
+      assert.equal(case[2], p:wait(30))
+      assert.equal(case[3], p:err())
+      assert.is_true(exists(dir .. "/closed"))
+      assert.equal(0, srv:wait(10))
+      assert.equal("closed after 0\n", srv:out())
+    end)
+  end
 end)
