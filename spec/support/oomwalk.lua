@@ -18,19 +18,33 @@ function W.count(args, input)
   return assert(n, "no allocation count: " .. tostring(r.err)), r
 end
 
--- walk N over 1..total (every `stride`th): a list of problems, the
--- number of runs and how many ended in the memory error
+-- how many allocations the host makes before a script's own: starting
+-- and `require "netbasics"`
+local base
+function W.base()
+  base = base or W.count("-e " .. T.shquote('require "netbasics"'))
+  return base
+end
+
+-- walk N over 1..total: every N of the script's own part, every 20th of
+-- the start-up every script shares (all of it with opts.full). Returns
+-- a list of problems, the number of runs, how many ended in the memory
+-- error, and the total.
 function W.walk(args, input, opts)
   opts = opts or {}
   local total, normal = W.count(args, input)
   local stride = opts.stride or 1
+  local shared = opts.full and 0 or W.base()
+  local sharedstride = 20
   -- every N with the plain build (make test); a sample of about 100
   -- with the ASan build (each start costs it ~70 ms) and of 12 under
   -- valgrind (each costs a second)
   if T.hostwrap and T.hostwrap ~= "" then
     stride = math.max(stride, total // 12)
+    shared, sharedstride = 0, stride
   elseif os.getenv("NB_BUILD") then
     stride = math.max(stride, total // 100)
+    shared, sharedstride = 0, stride
   end
   local d = T.tmpdir()
   local inp = "/dev/null"
@@ -44,8 +58,9 @@ function W.walk(args, input, opts)
     while [ $n -le %d ]; do
       %s NETBASICS_FAILALLOC=$n %s %s <%s >/dev/null 2>%s/err.$n
       echo "$n $?"
-      n=$((n + %d))
-    done]], total + 1, env, T.hostcmd(), args, T.shquote(inp), d, stride)
+      if [ $n -lt %d ]; then n=$((n + %d)); else n=$((n + %d)); fi
+    done]], total + 1, env, T.hostcmd(), args, T.shquote(inp), d, shared,
+    sharedstride, stride)
   local r = T.run(script)
   local problems, runs, oom = {}, 0, 0
   for n, code in r.out:gmatch("(%d+) (%d+)") do
