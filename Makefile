@@ -196,7 +196,9 @@ check-asan: asan fuzzers $(ASAN_B)/lib/preload_once.so
 # valgrind: it would take many minutes and tell nothing more about C.
 VALGRIND   = valgrind --leak-check=full --errors-for-leak-kinds=definite \
              --show-leak-kinds=definite --error-exitcode=99
-VALGRIND_SPECS ?= spec/octet_spec.lua spec/validate_spec.lua
+VALGRIND_SPECS ?= spec/octet_spec.lua spec/validate_spec.lua \
+  spec/faults_address_spec.lua spec/faults_names_spec.lua \
+  spec/faults_download_spec.lua
 VALGRIND_HOST_SPECS ?= spec/faults_oom_spec.lua spec/faults_host_spec.lua
 VG_LOGS    = $(B)/valgrind
 

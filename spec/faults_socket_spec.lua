@@ -224,6 +224,21 @@ while time.time() < end:
   end)
 end)
 
+describe("faults: the talk server says where it listens", function()
+  it("warns on stderr when it listens on every interface", function()
+    local port = T.free_port()
+    local p = T.spawn("exec " .. T.hostcmd() .. " talk-server 0.0.0.0 "
+      .. port)
+    finally(function() p:stop() end)
+    assert.truthy(T.wait_port(port))
+    assert.truthy(T.until_true(function() return p:err() ~= "" end, 10))
+    assert.equal("talk-server: listening on every interface (0.0.0.0 port "
+      .. port .. "): anyone who can reach this computer can talk to it; "
+      .. "give 127.0.0.1 to keep it to this computer\n", p:err())
+    assert.equal("Starting server.\n", p:out())
+  end)
+end)
+
 describe("faults: the talk server under attack", function()
   local server, port
 
