@@ -149,7 +149,7 @@ uninstall:
 	  if [ -d "$$d" ]; then rmdir --ignore-fail-on-non-empty "$$d"; fi; done
 
 # ---- sanitizers and leaks -------------------------------------------------
-# make check-asan: every spec against an ASan+UBSan build in build-asan/
+# make check-asan: the specs against an ASan+UBSan build in build-asan/
 # (clang-14, -fno-sanitize-recover=all). The host links the sanitizer
 # runtime; stock lua5.4 gets it preloaded (-shared-libasan), with
 # csrc/fuzz/preload_once.c so that the programs a spec starts do not.
@@ -161,7 +161,9 @@ ASAN_B     = build-asan
 ASAN_RT    = $(shell $(ASAN_CC) -print-file-name=libclang_rt.asan-x86_64.so)
 SANITIZE   = -fsanitize=address,undefined -fno-sanitize-recover=all \
              -fno-omit-frame-pointer
-ASAN_SPECS ?= spec/*_spec.lua
+# the specs of the build, the docs and the install check packaging, not C
+ASAN_SPECS ?= $(filter-out spec/build_spec.lua spec/docs_spec.lua \
+  spec/install_spec.lua,$(wildcard spec/*_spec.lua))
 ASAN_ENV   = NB_BUILD=$(ASAN_B) \
   NB_LUA="env LD_PRELOAD=$(ASAN_RT):$(CURDIR)/$(ASAN_B)/lib/preload_once.so lua5.4" \
   ASAN_OPTIONS=detect_leaks=0:log_path=$(CURDIR)/$(ASAN_B)/reports/asan \

@@ -9,7 +9,7 @@ local W = require "oomwalk"
 local function expect_clean(args, input, opts)
   local problems, runs, oom, total = W.walk(args, input, opts)
   assert.same({}, problems)
-  assert.is_true(runs >= 10, "only " .. runs .. " runs")
+  assert.is_true(runs >= 5, "only " .. runs .. " runs")
   -- most allocations are the script's: most runs end in the memory error
   assert.is_true(oom >= runs // 2, oom .. " of " .. runs .. " (total "
     .. total .. ")")

@@ -37,10 +37,10 @@ function W.walk(args, input, opts)
   local shared = opts.full and 0 or W.base()
   local sharedstride = 20
   -- every N with the plain build (make test); a sample of about 100
-  -- with the ASan build (each start costs it ~70 ms) and of 6 under
+  -- with the ASan build (each start costs it ~70 ms) and of 5 under
   -- valgrind (each costs a second)
   if T.hostwrap and T.hostwrap ~= "" then
-    stride = math.max(stride, total // 6)
+    stride = math.max(stride, total // 5)
     shared, sharedstride = 0, stride
   elseif os.getenv("NB_BUILD") then
     stride = math.max(stride, total // 100)
