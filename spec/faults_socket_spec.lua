@@ -153,7 +153,13 @@ print(8 * len(c), h.hexdigest())]])
 #include "lauxlib.h"
 static volatile sig_atomic_t count = 0;
 static void on_usr1(int sig) { (void)sig; count++; }
-static int l_count(lua_State *L) { lua_pushinteger(L, count); return 1; }
+static int l_count(lua_State *L) {
+  /* the count, and the signal ignored from now on: this library is
+  ** unloaded when the state closes, and a handler there would crash */
+  signal(SIGUSR1, SIG_IGN);
+  lua_pushinteger(L, count);
+  return 1;
+}
 int luaopen_sigstorm(lua_State *L);
 int luaopen_sigstorm(lua_State *L) {
   struct sigaction sa;
@@ -199,7 +205,8 @@ end
 assert(s:sendall(string.rep("y", 4 << 20)))
 print(got, count())
 ]], d, T.build, port))
-    local client = T.spawn("exec lua5.4 " .. T.shquote(d .. "/client.lua"))
+    local client = T.spawn("exec " .. T.lua .. " "
+      .. T.shquote(d .. "/client.lua"))
     finally(function() client:stop() end)
     assert.truthy(T.until_true(function() return client:out() ~= "" end, 20),
       client:err())
@@ -323,9 +330,10 @@ for _ in range(10000):
       return n == 10200
     end, 120))
     assert.equal(fd0, fds())
+    -- (not under ASan: its quarantine keeps freed memory on purpose)
     local rss = status("VmRSS")
-    assert.is_true(rss - rss0 < 2048, ("RSS %d kB -> %d kB"):format(rss0,
-      rss))
+    assert.is_true(os.getenv("NB_BUILD") ~= nil or rss - rss0 < 2048,
+      ("RSS %d kB -> %d kB"):format(rss0, rss))
     -- and it still serves
     local r = T.run(string.format("printf 'hi\\nbye\\n' | nc -N 127.0.0.1 %d",
       port))

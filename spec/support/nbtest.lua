@@ -30,6 +30,9 @@ T.root = os.getenv("PWD")
 T.build = T.root .. "/" .. (os.getenv("NB_BUILD") or "build")
 T.host = T.build .. "/bin/netbasics"
 T.hostwrap = os.getenv("NB_HOST_WRAP")
+-- the Lua 5.4 interpreter as run-specs runs it ($NB_LUA: make check-asan
+-- preloads the sanitizer runtime there), for a child that loads T.build
+T.lua = os.getenv("NB_LUA") or "lua5.4"
 
 -- a fresh temporary folder, removed by T.rmtree
 function T.tmpdir()
