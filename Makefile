@@ -39,12 +39,15 @@ INSTALL   ?= install
 # ---- sources (the rockspec lists the same; spec/build_spec.lua checks) -----
 # `make -s print-CORE_SRC` shows one list as make sees it
 CORE_SRC  = csrc/core.c csrc/common.c csrc/octet.c csrc/validate.c csrc/socket.c \
-            csrc/ports.c csrc/resolve.c csrc/dnsmsg.c
+            csrc/sockaddr.c csrc/sockio.c csrc/ports.c csrc/resolve.c \
+            csrc/dnsrun.c csrc/dnsmsg.c csrc/loop.c
 FETCH_SRC = csrc/common.c csrc/fetch.c csrc/fetchcheck.c csrc/transfer.c
 HOST_SRC  = csrc/host.c
 LUA_SRC   = lua/netbasics/init.lua lua/netbasics/socket.lua \
-            lua/netbasics/resolve.lua lua/netbasics/fetch.lua
-HEADERS   = csrc/netbasics.h csrc/dnsmsg.h csrc/transfer.h
+            lua/netbasics/resolve.lua lua/netbasics/fetch.lua \
+            lua/netbasics/sched.lua
+HEADERS   = csrc/netbasics.h csrc/dnsmsg.h csrc/dnsrun.h csrc/socket.h \
+            csrc/loop.h csrc/transfer.h
 
 B         = build
 CORE_OBJ  = $(CORE_SRC:csrc/%.c=$(B)/obj/%.o)

@@ -2,6 +2,7 @@
 ** core.c: luaopen_netbasics_core builds one table from every family.
 */
 #include "netbasics.h"
+#include "loop.h"
 
 NB_EXPORT int luaopen_netbasics_core(lua_State *L) {
   nb_open_common(L);
@@ -11,6 +12,7 @@ NB_EXPORT int luaopen_netbasics_core(lua_State *L) {
   nb_open_socket(L);
   nb_open_ports(L);
   nb_open_resolve(L);
+  nb_open_loop(L);
   lua_pushliteral(L, NB_VERSION);
   lua_setfield(L, -2, "_VERSION");
   return 1;

@@ -332,7 +332,7 @@ static int listlessons(void) {
   int k, i, r, found = 0;
   for (k = 0; kinds[k]; k++) {
     char *names[512];
-    int n = 0, j;
+    int n = 0, j, width = 15;
     for (i = 0; (r = scriptroot(i, root, sizeof root)) >= 0; i++) {
       DIR *d;
       struct dirent *e;
@@ -361,6 +361,8 @@ static int listlessons(void) {
       closedir(d);
     }
     qsort(names, n, sizeof names[0], cmpstr);
+    for (j = 0; j < n; j++)  /* one column for the titles */
+      if ((int)strlen(names[j]) > width) width = (int)strlen(names[j]);
     if (n > 0)
       printf("%s%s:\n", found ? "\n" : "", k == 0 ? "Lessons" : "Exercises");
     for (j = 0; j < n; j++) {
@@ -368,7 +370,7 @@ static int listlessons(void) {
       const char *where = name + strlen(name) + 1;
       snprintf(path, sizeof path, "%s/%s.lua", where, name);
       scripttitle(path, title, sizeof title);
-      printf("  %-16s %s\n", name, title);
+      printf("  %-*s  %s\n", width, name, title);
       free(names[j]);
     }
     found += n;

@@ -21,6 +21,7 @@
 
 #include "netbasics.h"
 #include "dnsmsg.h"
+#include "dnsrun.h"
 
 #define NB_DNSRUN_T "netbasics.dnsrun"
 #define NB_ADDRINFO_T "netbasics.addrinfo"
@@ -29,221 +30,6 @@
 #define DEFAULT_TRIES 2
 #define MAX_CHAIN 64
 
-/*
-** ======================================================================
-** Asking a DNS server (plain C: no Lua between creating the channel and
-** destroying it)
-** ======================================================================
-*/
-
-/* one question and what became of it */
-typedef struct dns_query {
-  char name[256];           /* the name asked, no final dot */
-  unsigned qtype;
-  int done;                 /* the callback ran */
-  int status;               /* ARES_SUCCESS or c-ares' failure */
-  int walked;               /* nb_dns_walk's result, on ARES_SUCCESS */
-  nb_dns_msg msg;           /* the answer, when walked is NB_DNS_OK */
-} dns_query;
-
-enum { RUN_DONE, RUN_TIMEOUT, RUN_INTERRUPTED, RUN_ESETUP };
-
-/* one run: one or two questions (A, then AAAA of the canonical name, as
-** nslookup asks), of one server, before one deadline */
-typedef struct dns_run {
-  char name[256];           /* the name asked, checked, no final dot */
-  long long deadline;       /* now_ms() + timeout x tries */
-  int family;               /* AF_INET, AF_INET6, or 0: system's first */
-  unsigned char addr[16];
-  unsigned port;
-  int timeout_ms, tries;
-  int nq;
-  dns_query q[2];
-  /* results */
-  char server[NB_IPV6_STRLEN];
-  unsigned server_port;
-  int outcome;              /* RUN_* */
-  int setup_status;         /* the c-ares status of a RUN_ESETUP */
-} dns_run;
-
-static long long now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static unsigned short query_id(void) {
-  unsigned short id;
-  if (getrandom(&id, sizeof id, GRND_NONBLOCK) != (ssize_t)sizeof id) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    id = (unsigned short)(ts.tv_nsec ^ (getpid() << 4));
-  }
-  return id;
-}
-
-/*
-** ** Called by c-ares, also from ares_destroy (ARES_EDESTRUCTION). It
-** only fills the C struct: no Lua here.
-*/
-static void on_answer(void *arg, int status, int timeouts,
-                      unsigned char *abuf, int alen) {
-  dns_query *q = (dns_query *)arg;
-  (void)timeouts;
-  if (q->done)
-    return;
-  q->done = 1;
-  q->status = status;
-  if (status == ARES_SUCCESS)
-    q->walked = alen > 0 ? nb_dns_walk(abuf, (size_t)alen, &q->msg)
-                         : NB_DNS_EMALFORMED;
-}
-
-static int all_done(const dns_run *r, int from) {
-  int i;
-  for (i = from; i < r->nq; i++)
-    if (!r->q[i].done)
-      return 0;
-  return 1;
-}
-
-/* keep only one server: the one given, or the system's first */
-static int pick_server(ares_channel ch, dns_run *r) {
-  struct ares_addr_port_node one, *list = NULL;
-  int st;
-  memset(&one, 0, sizeof one);
-  if (r->family == 0) {
-    st = ares_get_servers_ports(ch, &list);
-    if (st != ARES_SUCCESS)
-      return st;
-    if (list == NULL)
-      return ARES_ESERVFAIL;  /* c-ares 1.18 always has one */
-    one.family = list->family;
-    if (one.family == AF_INET)
-      memcpy(&one.addr.addr4, &list->addr.addr4, 4);
-    else
-      memcpy(&one.addr.addr6, &list->addr.addr6, 16);
-    one.udp_port = list->udp_port;
-    one.tcp_port = list->tcp_port;
-    ares_free_data(list);
-  } else {
-    one.family = r->family;
-    if (r->family == AF_INET)
-      memcpy(&one.addr.addr4, r->addr, 4);
-    else
-      memcpy(&one.addr.addr6, r->addr, 16);
-    one.udp_port = one.tcp_port = (int)r->port;
-  }
-  r->server_port = one.udp_port != 0 ? (unsigned)one.udp_port : 53;
-  one.udp_port = one.tcp_port = (int)r->server_port;
-  if (one.family == AF_INET)
-    nb_format_ipv4((const uint8_t *)&one.addr.addr4, r->server);
-  else
-    nb_format_ipv6((const uint8_t *)&one.addr.addr6, r->server);
-  return ares_set_servers_ports(ch, &one);
-}
-
-/* the event loop: until every question is answered or the deadline */
-static void wait_answers(ares_channel ch, dns_run *r, int from) {
-  for (;;) {
-    struct pollfd pfd[ARES_GETSOCK_MAXNUM];
-    ares_socket_t socks[ARES_GETSOCK_MAXNUM];
-    struct timeval maxtv, tv, *tvp;
-    long long left;
-    int bits, i, n, nfds = 0, ms;
-    if (all_done(r, from))
-      return;
-    left = r->deadline - now_ms();
-    if (left <= 0) {
-      r->outcome = RUN_TIMEOUT;
-      return;
-    }
-    bits = ares_getsock(ch, socks, ARES_GETSOCK_MAXNUM);
-    for (i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
-      short ev = 0;
-      /* c-ares' ARES_GETSOCK_WRITABLE shifts an int 1 into its sign bit
-      ** for the 16th socket (undefined behaviour): test the bits here */
-      if ((unsigned)bits & (1u << i)) ev |= POLLIN;
-      if ((unsigned)bits & (1u << (i + ARES_GETSOCK_MAXNUM))) ev |= POLLOUT;
-      if (ev == 0) continue;
-      pfd[nfds].fd = socks[i];
-      pfd[nfds].events = ev;
-      pfd[nfds].revents = 0;
-      nfds++;
-    }
-    maxtv.tv_sec = (time_t)(left / 1000);
-    maxtv.tv_usec = (suseconds_t)(left % 1000 * 1000);
-    tvp = ares_timeout(ch, &maxtv, &tv);
-    ms = (int)(tvp->tv_sec * 1000 + (tvp->tv_usec + 999) / 1000);
-    n = poll(pfd, (nfds_t)nfds, ms);
-    if (n < 0) {
-      if (errno == EINTR && *nb_interrupt_flag) {
-        r->outcome = RUN_INTERRUPTED;
-        return;
-      }
-      continue;              /* EINTR without Ctrl-C, or ENOMEM: retry */
-    }
-    if (n == 0) {
-      ares_process_fd(ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
-      continue;
-    }
-    for (i = 0; i < nfds; i++) {
-      short rev = pfd[i].revents;
-      ares_socket_t rfd = (rev & (POLLIN | POLLERR | POLLHUP))
-                          ? pfd[i].fd : ARES_SOCKET_BAD;
-      ares_socket_t wfd = (rev & POLLOUT) ? pfd[i].fd : ARES_SOCKET_BAD;
-      if (rfd != ARES_SOCKET_BAD || wfd != ARES_SOCKET_BAD)
-        ares_process_fd(ch, rfd, wfd);
-    }
-  }
-}
-
-/*
-** ** Asks r->q[from..nq) and waits, never past r->deadline (c-ares
-** doubles the wait of each retry, so the deadline is ours). The channel
-** lives only inside this function.
-*/
-static void run_queries(dns_run *r, int from) {
-  ares_channel ch;
-  struct ares_options o;
-  int mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES;
-  int i, st;
-  memset(&o, 0, sizeof o);
-  /* NOCHECKRESP: let SERVFAIL and REFUSED reach us, as nslookup shows */
-  o.flags = ARES_FLAG_NOCHECKRESP | ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES;
-  o.timeout = r->timeout_ms;
-  o.tries = r->tries;
-  if (r->family != 0) {     /* ours: do not take the system's servers */
-    mask |= ARES_OPT_SERVERS;
-    o.servers = NULL;
-    o.nservers = 0;
-  }
-  r->outcome = RUN_DONE;
-  st = ares_init_options(&ch, &o, mask);
-  if (st != ARES_SUCCESS) {
-    r->outcome = RUN_ESETUP;
-    r->setup_status = st;
-    return;
-  }
-  st = pick_server(ch, r);
-  for (i = from; st == ARES_SUCCESS && i < r->nq; i++) {
-    unsigned char *qbuf = NULL;
-    int qlen = 0;
-    st = ares_create_query(r->q[i].name, 1, (int)r->q[i].qtype, query_id(), 1,
-                           &qbuf, &qlen, 0);
-    if (st == ARES_SUCCESS) {
-      ares_send(ch, qbuf, qlen, on_answer, &r->q[i]);
-      ares_free_string(qbuf);
-    }
-  }
-  if (st != ARES_SUCCESS) {
-    r->outcome = RUN_ESETUP;
-    r->setup_status = st;
-  } else {
-    wait_answers(ch, r, from);
-  }
-  ares_destroy(ch);         /* pending questions end as ARES_EDESTRUCTION */
-}
 
 /*
 ** ======================================================================
@@ -661,15 +447,15 @@ static int net_lookup(lua_State *L) {
   memcpy(r->name, name, n);
   r->name[n] = '\0';
   add_query(r, r->name, qo.want_a ? NB_DNS_A : NB_DNS_AAAA);
-  r->deadline = now_ms() + (long long)r->timeout_ms * r->tries;
-  run_queries(r, 0);
+  r->deadline = nb_now_ms() + (long long)r->timeout_ms * r->tries;
+  nb_dns_run(r, 0);
   if (qo.want_a && qo.want_aaaa && r->outcome == RUN_DONE
       && answered(&r->q[0]) && r->q[0].msg.rcode == NB_DNS_NOERROR) {
     size_t chain[MAX_CHAIN];
     const char *canonical;
     if (nb_dns_chain(&r->q[0].msg, r->name, chain, MAX_CHAIN, &canonical)
         >= 0 && add_query(r, canonical, NB_DNS_AAAA) == 0) {
-      run_queries(r, 1);
+      nb_dns_run(r, 1);
       if (r->outcome == RUN_ESETUP)  /* a name c-ares would not ask */
         r->outcome = RUN_DONE;
     }
@@ -703,8 +489,8 @@ static int net_reverse(lua_State *L) {
     return ret;
   nb_dns_ptr_name(a, alen, r->name);
   add_query(r, r->name, NB_DNS_PTR);
-  r->deadline = now_ms() + (long long)r->timeout_ms * r->tries;
-  run_queries(r, 0);
+  r->deadline = nb_now_ms() + (long long)r->timeout_ms * r->tries;
+  nb_dns_run(r, 0);
   lua_pushfstring(L, "reverse lookup of %s (%s)", ip, r->name);
   ret = push_outcome(L, r, NB_DNS_PTR, lua_tostring(L, -1));
   run_free(r);

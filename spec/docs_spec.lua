@@ -11,6 +11,10 @@ local RECEIVERS = {
       return net.socket() end },
   { recv = "c", via = 'net.cidr("192.168.1.0/24")', make = function(net)
       return net.cidr("192.168.1.0/24") end },
+  { recv = "t", via = "net.spawn(function() end)", make = function(net)
+      local t = net.spawn(function() end)
+      t:join()  -- runs it: a task that is done
+      return t end },
 }
 
 -- receiver -> {value=} or {missing=}, and the objects to close afterwards

@@ -11,5 +11,6 @@ M._VERSION = core._VERSION
 require("netbasics.socket")(M, core)
 require("netbasics.resolve")(M, core)
 require("netbasics.fetch")(M, core)
+require("netbasics.sched")(M, core)
 
 return M

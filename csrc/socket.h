@@ -1,0 +1,93 @@
+/*
+** socket.h: what the files of the socket family share (socket.c: the
+** userdata, the module functions and the plain methods; sockaddr.c:
+** addresses, hosts, ports and error texts; sockio.c: waiting and the
+** buffered I/O core: send, recv, recvline, sendto, recvfrom). Internal
+** to netbasics.core: nothing here is exported from the shared object.
+*/
+#ifndef NB_SOCKET_H
+#define NB_SOCKET_H
+
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include "netbasics.h"
+#include "loop.h"
+
+#define NB_LINE_MAX   65536      /* recvline's default bound */
+#define NB_RBUF_MIN   8192       /* first size of a read buffer */
+#define NB_RECV_CHUNK (1 << 20)  /* most bytes one recv returns */
+#define NB_DGRAM_MAX  65535      /* recvfrom's default */
+
+typedef struct nb_sock {
+  int fd;              /* -1: closed */
+  int family;          /* AF_INET or AF_INET6 */
+  int type;            /* SOCK_STREAM or SOCK_DGRAM */
+  double timeout;      /* seconds; < 0: block */
+  int tasked;          /* used in a task: the descriptor is non-blocking
+                          for good (outside tasks poll() waits) */
+  char *rbuf;          /* read buffer: bytes [rpos, rend) not yet read */
+  size_t rcap, rpos, rend;
+  size_t rscan;        /* [rpos, rscan) has no '\n' */
+  struct sockaddr_in6 peer;  /* set by connect and accept, for messages
+                                after the peer is gone */
+} nb_sock;
+
+/* the module's scratch area for recv and recvfrom (upvalue 1) */
+typedef struct nb_scratch {
+  char *p;
+  size_t cap;
+} nb_scratch;
+
+/* an address to bind, connect or send to */
+typedef struct nb_addr {
+  struct sockaddr_storage ss;
+  socklen_t len;
+} nb_addr;
+
+/* time and waiting (sockio.c) */
+double nb_now(void);
+double nb_deadline_of(const nb_sock *s);
+int nb_waitfd(lua_State *L, int fd, short events, double deadline);
+int nb_setblocking(int fd, int block);
+
+/* addresses, texts, messages, arguments (sockaddr.c) */
+void nb_addr_text(const struct sockaddr *sa, char *host, size_t size,
+                  unsigned *port);
+void nb_endpoint_text(const struct sockaddr *sa, char *out, size_t size);
+const char *nb_errcode(int e);
+void nb_errtext(int e, char *out, size_t size);
+
+/* the userdata (socket.c) */
+nb_sock *nb_tosock(lua_State *L, int i);
+nb_sock *nb_checkopen(lua_State *L, int i);
+nb_sock *nb_newsock(lua_State *L, int family, int type);
+void nb_sock_release(nb_sock *s);
+
+/* the read buffer (sockio.c) */
+void nb_rbuf_free(nb_sock *s);
+
+/* messages and arguments (sockaddr.c) */
+int nb_peertext(const nb_sock *s, char *ep, size_t size);
+int nb_sockfail(lua_State *L, nb_sock *s, const char *op, int e);
+int nb_closedfail(lua_State *L, nb_sock *s, const char *op);
+int nb_addrfail(lua_State *L, const char *op, const nb_addr *a, int e);
+int nb_checkfamily(lua_State *L, int i, int def);
+int nb_checktype(lua_State *L, int i, int def);
+int nb_getaddrs(lua_State *L, int hi, int pi, int family, int type,
+                int passive, const char *op, nb_addr **out, int *n);
+int nb_getaddr(lua_State *L, nb_sock *s, int hi, int pi, int passive,
+               const char *op, nb_addr *a);
+void nb_pushaddr(lua_State *L, const struct sockaddr *sa);
+
+/* the scratch area and the I/O methods (sockio.c) */
+char *nb_scratch_get(lua_State *L, size_t want);
+int nb_scratch_gc(lua_State *L);
+int sock_send(lua_State *L);
+int sock_sendall(lua_State *L);
+int sock_recv(lua_State *L);
+int sock_recvline(lua_State *L);
+int sock_sendto(lua_State *L);
+int sock_recvfrom(lua_State *L);
+
+#endif

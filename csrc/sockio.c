@@ -1,0 +1,437 @@
+/*
+** sockio.c: waiting and the buffered I/O core of the socket family (see
+** socket.c for the rules: timeouts, the shared read buffer, the scratch
+** area): send, sendall, recv, recvline, sendto, recvfrom.
+*/
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "socket.h"
+
+/* ---------------------------------------------------------------------
+** Plain C helpers: time, waiting, addresses, error texts
+** ------------------------------------------------------------------ */
+
+double nb_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* the deadline of a call on `s`: < 0 none, 0 never wait */
+double nb_deadline_of(const nb_sock *s) {
+  if (s->timeout < 0) return -1;
+  if (s->timeout == 0) return 0;
+  return nb_now() + s->timeout;
+}
+
+/*
+** ** Wait until `fd` is ready for `events` or `deadline` passes. Returns
+** 0 when ready (or in error: the next call will say which), ETIMEDOUT
+** when the time is up. EINTR: nb_checkinterrupt (may raise), then wait
+** again for what is left.
+*/
+int nb_waitfd(lua_State *L, int fd, short events, double deadline) {
+  nb_task *t = nb_task_of(L);
+  if (t != NULL) {  /* in a task: park it on the loop (does not return) */
+    int e = nb_task_waitfd(L, t, fd, events, deadline);
+    if (e != 0) return e;
+  }
+  for (;;) {
+    struct pollfd p;
+    int ms = -1, r;
+    if (deadline == 0) return ETIMEDOUT;
+    if (deadline > 0) {
+      double left = deadline - nb_now();
+      if (left <= 0) return ETIMEDOUT;
+      ms = (int)(left * 1000 + 0.999);
+    }
+    p.fd = fd;
+    p.events = events;
+    p.revents = 0;
+    r = poll(&p, 1, ms);
+    if (r > 0) return 0;
+    if (r == 0) {
+      if (deadline < 0) continue;
+      if (nb_now() >= deadline) return ETIMEDOUT;
+      continue;
+    }
+    if (errno != EINTR) return errno;
+    nb_checkinterrupt(L);
+  }
+}
+
+int nb_setblocking(int fd, int block) {
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0) return -1;
+  fl = block ? (fl & ~O_NONBLOCK) : (fl | O_NONBLOCK);
+  return fcntl(fd, F_SETFL, fl);
+}
+
+void nb_rbuf_free(nb_sock *s) {
+  free(s->rbuf);
+  s->rbuf = NULL;
+  s->rcap = s->rpos = s->rend = s->rscan = 0;
+}
+
+/* ---------------------------------------------------------------------
+** The scratch area
+** ------------------------------------------------------------------ */
+
+char *nb_scratch_get(lua_State *L, size_t want) {
+  nb_scratch *sc = (nb_scratch *)lua_touserdata(L, lua_upvalueindex(1));
+  if (sc->cap < want) {
+    char *p = (char *)realloc(sc->p, want);
+    if (p == NULL) {
+      luaL_error(L, "not enough memory");
+      return NULL;
+    }
+    sc->p = p;
+    sc->cap = want;
+  }
+  return sc->p;
+}
+
+int nb_scratch_gc(lua_State *L) {
+  nb_scratch *sc = (nb_scratch *)lua_touserdata(L, 1);
+  free(sc->p);
+  sc->p = NULL;
+  sc->cap = 0;
+  return 0;
+}
+/* the optional i, j of send/sendall (as string.sub; LuaSocket's send) */
+static const char *checkrange(lua_State *L, size_t *n) {
+  size_t len;
+  const char *d = luaL_checklstring(L, 2, &len);
+  lua_Integer i = luaL_optinteger(L, 3, 1);
+  lua_Integer j = luaL_optinteger(L, 4, -1);
+  if (i < 0) i = (lua_Integer)len + i + 1;
+  if (j < 0) j = (lua_Integer)len + j + 1;
+  if (i < 1) i = 1;
+  if (j > (lua_Integer)len) j = (lua_Integer)len;
+  if (i > j) {
+    *n = 0;
+    return d;
+  }
+  *n = (size_t)(j - i + 1);
+  return d + i - 1;
+}
+
+/*
+** ** Send from `d` until `n` bytes are gone (all = 1) or one send() took
+** some (all = 0). Returns 0 or an errno; *sent counts what went.
+*/
+static int sendloop(lua_State *L, nb_sock *s, const char *d, size_t n,
+                    int all, size_t *sent) {
+  double deadline = nb_deadline_of(s);
+  nb_task *t = nb_task_of(L);
+  *sent = nb_task_progress(t);  /* called again after a wait in a task */
+  while (*sent < n || n == 0) {
+    ssize_t r = send(s->fd, d + *sent, n - *sent, MSG_NOSIGNAL);
+    if (r >= 0) {
+      *sent += (size_t)r;
+      if (!all || n == 0) return 0;
+      continue;
+    }
+    if (errno == EINTR) {
+      nb_checkinterrupt(L);
+      continue;
+    }
+    if (errno == EAGAIN) {
+      int e;
+      nb_task_setprogress(t, *sent);
+      e = nb_waitfd(L, s->fd, POLLOUT, deadline);
+      if (e != 0) return e;
+      continue;
+    }
+    return errno;
+  }
+  return 0;
+}
+
+/* s:send(data [, i [, j]]) -> bytes sent */
+int sock_send(lua_State *L) {
+  nb_sock *s = nb_checkopen(L, 1);
+  size_t n, sent;
+  const char *d = checkrange(L, &n);
+  int e = sendloop(L, s, d, n, 0, &sent);
+  if (e != 0) return nb_sockfail(L, s, "send", e);
+  lua_pushinteger(L, (lua_Integer)sent);
+  return 1;
+}
+
+/* s:sendall(data [, i [, j]]) -> true, or nil, msg, code, bytes sent */
+int sock_sendall(lua_State *L) {
+  nb_sock *s = nb_checkopen(L, 1);
+  size_t n, sent;
+  const char *d = checkrange(L, &n);
+  int e = sendloop(L, s, d, n, 1, &sent);
+  if (e != 0) {
+    nb_sockfail(L, s, "send", e);
+    lua_pushinteger(L, (lua_Integer)sent);
+    return 4;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* take `n` bytes from the read buffer, freeing it once empty */
+static void rbuf_take(nb_sock *s, size_t n) {
+  s->rpos += n;
+  if (s->rscan < s->rpos) s->rscan = s->rpos;
+  if (s->rpos >= s->rend) nb_rbuf_free(s);
+}
+
+/*
+** ** One read of up to `n` bytes into `p`, waiting per the timeout.
+** Returns the count (0: end of stream) or -errno.
+*/
+static ssize_t readsome(lua_State *L, nb_sock *s, char *p, size_t n,
+                        double deadline) {
+  for (;;) {
+    ssize_t r = recv(s->fd, p, n, 0);
+    if (r >= 0) return r;
+    if (errno == EINTR) {
+      nb_checkinterrupt(L);
+      continue;
+    }
+    if (errno == EAGAIN) {
+      int e = nb_waitfd(L, s->fd, POLLIN, deadline);
+      if (e != 0) return -e;
+      continue;
+    }
+    return -errno;
+  }
+}
+
+/* s:recv([max=65536]) -> 1..max bytes, "" at end of stream */
+int sock_recv(lua_State *L) {
+  nb_sock *s = nb_checkopen(L, 1);
+  lua_Integer max = luaL_optinteger(L, 2, 65536);
+  size_t want;
+  ssize_t r;
+  char *p;
+  luaL_argcheck(L, max >= 1, 2, "must be at least 1");
+  if (s->rend > s->rpos) {  /* what recvline read ahead comes first */
+    size_t n = s->rend - s->rpos;
+    if ((lua_Integer)n > max) n = (size_t)max;
+    lua_pushlstring(L, s->rbuf + s->rpos, n);
+    rbuf_take(s, n);
+    return 1;
+  }
+  want = max > NB_RECV_CHUNK ? NB_RECV_CHUNK : (size_t)max;
+  p = nb_scratch_get(L, want);
+  r = readsome(L, s, p, want, nb_deadline_of(s));
+  if (r < 0) return nb_sockfail(L, s, "recv", (int)-r);
+  lua_pushlstring(L, p, (size_t)r);
+  return 1;
+}
+
+/* push the line [rpos, rpos+len) without its "\r", consume it and the
+** `skip` bytes after it */
+static void pushline(lua_State *L, nb_sock *s, size_t len, size_t skip) {
+  size_t l = len;
+  if (l > 0 && s->rbuf[s->rpos + l - 1] == '\r') l--;
+  lua_pushlstring(L, s->rbuf + s->rpos, l);
+  rbuf_take(s, len + skip);
+}
+
+/* keep bytes [p, p+n) in the (empty) read buffer */
+static void rbuf_keep(lua_State *L, nb_sock *s, const char *p, size_t n) {
+  size_t cap = n < NB_RBUF_MIN ? NB_RBUF_MIN : n;
+  char *b = (char *)malloc(cap);
+  if (b == NULL) {
+    luaL_error(L, "not enough memory");
+    return;
+  }
+  memcpy(b, p, n);
+  s->rbuf = b;
+  s->rcap = cap;
+  s->rpos = s->rscan = 0;
+  s->rend = n;
+}
+
+/*
+** ** recvline with an empty read buffer, the common case: read into the
+** scratch area and push a whole line straight from there, so the read
+** buffer is allocated only for bytes past the line (or a partial line).
+** Returns the count of results, or -1 to go on with the read buffer.
+*/
+static int recvline_fresh(lua_State *L, nb_sock *s, size_t max,
+                          double deadline) {
+  size_t want = max + 2 < NB_RBUF_MIN ? NB_RBUF_MIN : NB_RBUF_MIN * 8;
+  char *p = nb_scratch_get(L, want), *nl;
+  ssize_t r = readsome(L, s, p, want, deadline);
+  if (r < 0) return nb_sockfail(L, s, "recvline", (int)-r);
+  if (r == 0) return nb_closedfail(L, s, "recvline");
+  nl = (char *)memchr(p, '\n', (size_t)r);
+  if (nl != NULL) {
+    size_t len = (size_t)(nl - p), rest = (size_t)r - len - 1, l = len;
+    if (l > 0 && p[l - 1] == '\r') l--;
+    if (l > max) {
+      if (rest > 0) rbuf_keep(L, s, nl + 1, rest);
+      return nb_fail(L, "toolong", "recvline: line longer than %I bytes",
+                     (lua_Integer)max);
+    }
+    if (rest > 0) rbuf_keep(L, s, nl + 1, rest);  /* before the push */
+    lua_pushlstring(L, p, l);
+    return 1;
+  }
+  rbuf_keep(L, s, p, (size_t)r);
+  return -1;
+}
+
+/*
+** ** s:recvline([max=65536]): one line without "\n" (and "\r"). The
+** buffer never holds more than max + 2 bytes plus one read: a longer
+** line is nil, msg, "toolong" (its bytes so far are dropped). At the end
+** of the stream a last line without "\n" is returned as is, then
+** nil, msg, "closed". A timeout keeps the partial line for the next call.
+*/
+int sock_recvline(lua_State *L) {
+  nb_sock *s = nb_checkopen(L, 1);
+  lua_Integer max = luaL_optinteger(L, 2, NB_LINE_MAX);
+  double deadline = nb_deadline_of(s);
+  size_t limit;
+  luaL_argcheck(L, max >= 1 && max <= ((lua_Integer)1 << 40), 2,
+                "out of range");
+  limit = (size_t)max + 2;  /* the line, "\r", "\n" */
+  if (s->rend == s->rpos) {
+    int r = recvline_fresh(L, s, (size_t)max, deadline);
+    if (r >= 0) return r;
+  }
+  for (;;) {
+    ssize_t r;
+    if (s->rend > s->rscan) {
+      char *nl = (char *)memchr(s->rbuf + s->rscan, '\n',
+                                s->rend - s->rscan);
+      if (nl != NULL) {
+        size_t len = (size_t)(nl - (s->rbuf + s->rpos));
+        if (len > (size_t)max
+            && !(len == (size_t)max + 1 && nl[-1] == '\r')) {
+          rbuf_take(s, len + 1);
+          return nb_fail(L, "toolong", "recvline: line longer than %I "
+                         "bytes", max);
+        }
+        pushline(L, s, len, 1);
+        return 1;
+      }
+      s->rscan = s->rend;
+    }
+    if (s->rend - s->rpos >= limit - 1) {
+      nb_rbuf_free(s);
+      return nb_fail(L, "toolong", "recvline: line longer than %I bytes",
+                     max);
+    }
+    /* make room: move the partial line to the front, grow if full */
+    if (s->rbuf != NULL && s->rpos > 0) {
+      memmove(s->rbuf, s->rbuf + s->rpos, s->rend - s->rpos);
+      s->rend -= s->rpos;
+      s->rscan -= s->rpos;
+      s->rpos = 0;
+    }
+    if (s->rend == s->rcap) {
+      size_t cap = s->rcap ? s->rcap * 2 : NB_RBUF_MIN;
+      char *p;
+      if (cap > limit && s->rcap < limit) cap = limit;
+      if (cap < NB_RBUF_MIN) cap = NB_RBUF_MIN;
+      p = (char *)realloc(s->rbuf, cap);
+      if (p == NULL) return luaL_error(L, "not enough memory");
+      s->rbuf = p;
+      s->rcap = cap;
+    }
+    r = readsome(L, s, s->rbuf + s->rend, s->rcap - s->rend, deadline);
+    if (r > 0) {
+      s->rend += (size_t)r;
+      continue;
+    }
+    if (r == 0) {  /* end of stream */
+      if (s->rend > s->rpos) {
+        pushline(L, s, s->rend - s->rpos, 0);
+        return 1;
+      }
+      nb_rbuf_free(s);
+      return nb_closedfail(L, s, "recvline");
+    }
+    if (s->rend == s->rpos) nb_rbuf_free(s);
+    return nb_sockfail(L, s, "recvline", (int)-r);
+  }
+}
+
+/* s:sendto(data, host, port) -> bytes sent */
+int sock_sendto(lua_State *L) {
+  nb_sock *s = nb_checkopen(L, 1);
+  size_t n;
+  const char *d = luaL_checklstring(L, 2, &n);
+  double deadline = nb_deadline_of(s);
+  nb_addr a;
+  int r = nb_getaddr(L, s, 3, 4, 0, "send to", &a);
+  if (r != 0) return r;
+  for (;;) {
+    ssize_t k = sendto(s->fd, d, n, MSG_NOSIGNAL,
+                       (struct sockaddr *)&a.ss, a.len);
+    if (k >= 0) {
+      lua_pushinteger(L, (lua_Integer)k);
+      return 1;
+    }
+    if (errno == EINTR) {
+      nb_checkinterrupt(L);
+      continue;
+    }
+    if (errno == EAGAIN) {
+      int e = nb_waitfd(L, s->fd, POLLOUT, deadline);
+      if (e != 0) return nb_addrfail(L, "send to", &a, e);
+      continue;
+    }
+    return nb_addrfail(L, "send to", &a, errno);
+  }
+}
+
+/* s:recvfrom([max=65535]) -> data, host, port [, true if cut] */
+int sock_recvfrom(lua_State *L) {
+  nb_sock *s = nb_checkopen(L, 1);
+  lua_Integer max = luaL_optinteger(L, 2, NB_DGRAM_MAX);
+  double deadline = nb_deadline_of(s);
+  size_t want;
+  char *p;
+  luaL_argcheck(L, max >= 1, 2, "must be at least 1");
+  want = max > NB_RECV_CHUNK ? NB_RECV_CHUNK : (size_t)max;
+  p = nb_scratch_get(L, want);
+  for (;;) {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    /* on a datagram socket MSG_TRUNC makes recvfrom return the whole
+    ** datagram's length, so a cut one is reported (on a stream it would
+    ** discard bytes: never there) */
+    ssize_t k = recvfrom(s->fd, p, want, s->type == SOCK_DGRAM ? MSG_TRUNC
+                         : 0, (struct sockaddr *)&ss, &len);
+    if (k >= 0) {
+      int cut = (size_t)k > want;
+      lua_pushlstring(L, p, cut ? want : (size_t)k);
+      nb_pushaddr(L, (struct sockaddr *)&ss);
+      if (!cut) return 3;
+      lua_pushboolean(L, 1);  /* truncated: the rest is lost */
+      return 4;
+    }
+    if (errno == EINTR) {
+      nb_checkinterrupt(L);
+      continue;
+    }
+    if (errno == EAGAIN) {
+      int e = nb_waitfd(L, s->fd, POLLIN, deadline);
+      if (e != 0) return nb_sockfail(L, s, "recvfrom", e);
+      continue;
+    }
+    return nb_sockfail(L, s, "recvfrom", errno);
+  }
+}

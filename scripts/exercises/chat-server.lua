@@ -1,0 +1,105 @@
+-- The chat server: many clients at once, each line to everyone else
+--
+-- netbasics chat-server [HOST [PORT]]   (defaults 0.0.0.0 and 9087)
+--
+-- The talk server serves one client and stops. This one serves many at
+-- once with the scheduler: each client is a task (a coroutine) written as
+-- straight-line code for one client; a call that would wait (accept,
+-- recvline, sendall) lets the other tasks run. Try it with several
+-- `nc HOST PORT` (or `netbasics talk-client`): each line a client sends
+-- reaches every other client as `IP:PORT says: ...`; joins and leaves are
+-- announced; a line `bye` leaves.
+--
+-- A client that never reads must not stall the others: each client has
+-- its own bounded queue of lines to send, drained by its own task. When a
+-- client's queue is full (it has not read for a long while), it is
+-- dropped, with a line in this server's log.
+local net = require "netbasics"
+
+local host = arg[1] or "0.0.0.0"
+local port = arg[2] or 9087
+local QUEUE_MAX = 64 * 1024   -- bytes waiting for one client, at most
+local SNDBUF = 64 * 1024      -- the kernel's send buffer for each client
+
+io.stdout:setvbuf("line")
+
+local server, err = net.listen(host, port, 128)
+if not server then
+  io.stderr:write("chat-server: ", err, "\n")
+  os.exit(1)
+end
+print("Starting chat server.")
+
+local clients = {}   -- name -> client {sock, name, queue, queued, writer}
+
+local function drop(c, why)
+  if clients[c.name] ~= c then return end
+  clients[c.name] = nil
+  c.sock:close()      -- wakes its reader and writer tasks
+  print(why)
+end
+
+-- the writer task of a client: sends its queue in order, then ends
+local function writer(c)
+  while #c.queue > 0 and clients[c.name] == c do
+    local line = table.remove(c.queue, 1)
+    c.queued = c.queued - #line
+    if not c.sock:sendall(line) then
+      drop(c, c.name .. " left")
+      break
+    end
+  end
+  c.writer = nil
+end
+
+local function send(c, line)
+  if c.queued + #line > QUEUE_MAX then
+    drop(c, "Dropped " .. c.name .. ": it does not read (queue full)")
+    return
+  end
+  c.queue[#c.queue + 1] = line
+  c.queued = c.queued + #line
+  if not c.writer then c.writer = net.spawn(writer, c) end
+end
+
+local function broadcast(from, text)
+  local line = text .. "\n"
+  for _, c in pairs(clients) do
+    if c ~= from then send(c, line) end
+  end
+end
+
+-- one task per client: read its lines until bye or end of stream
+local function serve(sock, ip, cport)
+  local c = { sock = sock, name = ip .. ":" .. cport, queue = {}, queued = 0 }
+  sock:setoption("sndbuf", SNDBUF)
+  clients[c.name] = c
+  print("Connected with " .. c.name)
+  local n = -1
+  for _ in pairs(clients) do n = n + 1 end
+  send(c, "Welcome, " .. c.name .. ". Others here: " .. n
+    .. ". Type bye to leave.\n")
+  broadcast(c, "*** " .. c.name .. " joined")
+  while clients[c.name] == c do
+    local line = sock:recvline()
+    if not line or line == "bye" then break end
+    broadcast(c, c.name .. " says: " .. line)
+  end
+  if clients[c.name] == c then
+    -- let the goodbye reach the others first, then close this one
+    drop(c, c.name .. " left")
+    broadcast(c, "*** " .. c.name .. " left")
+  end
+end
+
+net.spawn(function()
+  while true do
+    local sock, ip, cport = server:accept()
+    if sock then
+      net.spawn(serve, sock, ip, cport)
+    else
+      io.stderr:write("chat-server: ", ip, "\n")
+    end
+  end
+end)
+net.run()
