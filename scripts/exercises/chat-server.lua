@@ -93,12 +93,19 @@ local function serve(sock, ip, cport)
 end
 
 net.spawn(function()
+  local failing = false
   while true do
     local sock, ip, cport = server:accept()
     if sock then
+      failing = false
       net.spawn(serve, sock, ip, cport)
     else
-      io.stderr:write("chat-server: ", ip, "\n")
+      -- out of descriptors (EMFILE): the client still waits in the queue,
+      -- so accept would fail again at once; say it once and wait a little
+      -- for someone to leave, instead of spinning
+      if not failing then io.stderr:write("chat-server: ", ip, "\n") end
+      failing = true
+      net.sleep(0.1)
     end
   end
 end)
