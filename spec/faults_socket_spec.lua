@@ -359,3 +359,55 @@ sys.stdout.write(data.hex())
     assert.equal(want, r)
   end)
 end)
+
+describe("faults: the chat server out of descriptors", function()
+  it("does not spin when accept hits EMFILE, and serves again when "
+     .. "clients leave", function()
+    local port = T.free_port()
+    local server = T.spawn("ulimit -n 64; exec " .. T.hostcmd()
+      .. " chat-server 127.0.0.1 " .. port)
+    finally(function() server:stop() end)
+    assert.truthy(T.wait_port(port), "chat-server did not start")
+    local function cpu()
+      local st = T.slurp("/proc/" .. server.pid .. "/stat") or ""
+      local f = {}
+      for x in st:gsub("^.*%) ", ""):gmatch("%S+") do f[#f + 1] = x end
+      return (tonumber(f[12]) or 0) + (tonumber(f[13]) or 0)  -- ticks
+    end
+    -- 80 clients hold their connections; the last ones wait in the queue
+    local d = T.tmpdir()
+    finally(function() T.rmtree(d) end)
+    local holder = T.spawn("exec python3 -c " .. T.shquote(([[
+import socket, time, os
+cs = [socket.create_connection(("127.0.0.1", %d)) for _ in range(80)]
+print("held", flush=True)
+while not os.path.exists(%q): time.sleep(0.05)
+for c in cs[:30]: c.close()
+print("released", flush=True)
+time.sleep(600)
+]]):format(port, d .. "/release")))
+    finally(function() holder:stop() end)
+    assert.truthy(T.until_true(function() return holder:out() == "held\n" end,
+      20), holder:err())
+    assert.truthy(T.until_true(function()
+      return server:err():find("too many open files", 1, true)
+    end, 10), "no EMFILE seen: " .. server:err())
+    local before = cpu()
+    T.nap(2)
+    local used = cpu() - before   -- in clock ticks (1/100 s)
+    assert.is_true(used < 50, "spent " .. used .. " ticks in 2 s")
+    assert.equal(1, select(2, server:err():gsub("\n", "")), server:err())
+    -- descriptors free up: a new client is served
+    T.writefile(d .. "/release", "")
+    assert.truthy(T.until_true(function()
+      return holder:out():find("released", 1, true)
+    end, 10))
+    local r = T.python(([[
+import socket
+s = socket.create_connection(("127.0.0.1", %d))
+s.settimeout(20)
+print(s.makefile("rb").readline().decode().strip())
+]]):format(port))
+    assert.matches("^Welcome, 127%.0%.0%.1:%d+%. Others here: %d+%.", r)
+  end)
+end)
