@@ -411,3 +411,55 @@ print(s.makefile("rb").readline().decode().strip())
     assert.matches("^Welcome, 127%.0%.0%.1:%d+%. Others here: %d+%.", r)
   end)
 end)
+
+describe("faults: the chat server and slow clients", function()
+  it("500 clients sending a byte a second: others still served, each "
+     .. "slow one dropped at the idle deadline", function()
+    local port = T.free_port()
+    local server = T.spawn("ulimit -n 4096; exec " .. T.hostcmd()
+      .. " chat-server 127.0.0.1 " .. port .. " 4")
+    finally(function() server:stop() end)
+    assert.truthy(T.wait_port(port), "chat-server did not start")
+    local slow = T.spawn("ulimit -n 4096; exec python3 -c " .. T.shquote(([[
+import socket, time
+cs = [socket.create_connection(("127.0.0.1", %d)) for _ in range(500)]
+print("connected", flush=True)
+end = time.time() + 30
+while cs and time.time() < end:
+    for c in list(cs):
+        try:
+            c.sendall(b"s")
+        except OSError:
+            cs.remove(c)
+    time.sleep(1)
+print("left", len(cs), flush=True)
+]]):format(port)))
+    finally(function() slow:stop() end)
+    assert.truthy(T.until_true(function()
+      return slow:out():find("connected", 1, true)
+    end, 30), slow:err())
+    -- two quick clients talk while the 500 dribble
+    local r = T.python(([[
+import socket, time
+a = socket.create_connection(("127.0.0.1", %d)); a.settimeout(10)
+b = socket.create_connection(("127.0.0.1", %d)); b.settimeout(10)
+fa, fb = a.makefile("rb"), b.makefile("rb")
+fa.readline(); fb.readline()
+while True:    # b's join reaches a (after 500 others' joins)
+    if b"joined" in fa.readline(): break
+a.sendall(b"hello from a\n")
+while True:
+    line = fb.readline().decode()
+    if "says: hello from a" in line:
+        print(line.split(" says: ")[1].strip()); break
+a.close(); b.close()
+]]):format(port, port))
+    assert.equal("hello from a\n", r)
+    -- every slow client is dropped at its deadline
+    assert.truthy(T.until_true(function()
+      return slow:out():find("left 0", 1, true)
+    end, 40), slow:out() .. slow:err())
+    local _, dropped = server:out():gsub(": no line in 4 s", "")
+    assert.equal(500, dropped)
+  end)
+end)
