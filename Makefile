@@ -97,18 +97,21 @@ demo: deps
 	@scripts/demo
 
 test: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all fuzzers
 	@scripts/run-specs
 
-check: all
+check: all fuzzers
 	@scripts/run-specs
 
+# make bench: every benchmark, then scripts/bench/results/latest.md and
+# latest.svg; make bench QUICK=1: a first look in under a minute
+# (results/quick.*); PLACEMENT=one puts server and client on one CPU
 bench: deps
 	@$(MAKE) --no-print-directory all
-	@scripts/bench/run
+	@scripts/bench/run $(if $(QUICK),--quick) $(if $(PLACEMENT),--placement $(PLACEMENT))
 
 clean:
-	rm -rf $(B)
+	rm -rf $(B) build-asan $(FUZZ_B)
 
 # ---- install ---------------------------------------------------------------
 # make install [PREFIX=/usr/local] [DESTDIR=/tmp/stage]; make uninstall with
@@ -150,6 +153,131 @@ uninstall:
 	  $(DESTDIR)$(DATADIR)/lessons $(DESTDIR)$(DATADIR)/exercises \
 	  $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR)/api $(DESTDIR)$(DOCDIR); do \
 	  if [ -d "$$d" ]; then rmdir --ignore-fail-on-non-empty "$$d"; fi; done
+
+# ---- sanitizers and leaks -------------------------------------------------
+# make check-asan: the specs against an ASan+UBSan build in build-asan/
+# (clang-14, -fno-sanitize-recover=all). The host links the sanitizer
+# runtime; stock lua5.4 gets it preloaded (-shared-libasan), with
+# csrc/fuzz/preload_once.c so that the programs a spec starts do not.
+# Leaks are valgrind's part (detect_leaks=0). A report lands in
+# build-asan/reports/ and fails the target, whatever exit code a spec
+# expected.
+ASAN_CC   ?= clang-14
+ASAN_B     = build-asan
+ASAN_RT    = $(shell $(ASAN_CC) -print-file-name=libclang_rt.asan-x86_64.so)
+SANITIZE   = -fsanitize=address,undefined -fno-sanitize-recover=all \
+             -fno-omit-frame-pointer
+# the specs of the build, the docs and the install check packaging, not C
+ASAN_SPECS ?= $(filter-out spec/build_spec.lua spec/docs_spec.lua \
+  spec/install_spec.lua,$(wildcard spec/*_spec.lua))
+ASAN_ENV   = NB_BUILD=$(ASAN_B) \
+  NB_LUA="env LD_PRELOAD=$(ASAN_RT):$(CURDIR)/$(ASAN_B)/lib/preload_once.so lua5.4" \
+  ASAN_OPTIONS=detect_leaks=0:log_path=$(CURDIR)/$(ASAN_B)/reports/asan \
+  UBSAN_OPTIONS=print_stacktrace=1:log_path=$(CURDIR)/$(ASAN_B)/reports/ubsan
+
+.PHONY: asan check-asan valgrind-build check-valgrind
+asan:
+	@$(MAKE) --no-print-directory B=$(ASAN_B) CC=$(ASAN_CC) \
+	  CFLAGS="-O1 -g $(SANITIZE)" \
+	  LDFLAGS="$(SANITIZE) -shared-libasan -Wl,-rpath,$(dir $(ASAN_RT))" all
+
+$(ASAN_B)/lib/preload_once.so: csrc/fuzz/preload_once.c | $(ASAN_B)/lib
+	$(CC) $(WARN) -std=c99 -D_GNU_SOURCE -fPIC -shared -o $@ $<
+$(ASAN_B)/lib:
+	mkdir -p $@
+
+check-asan: asan fuzzers $(ASAN_B)/lib/preload_once.so
+	@rm -rf $(ASAN_B)/reports; mkdir -p $(ASAN_B)/reports
+	@$(ASAN_ENV) scripts/run-specs $(ASAN_SPECS); rc=$$?; \
+	if [ -n "$$(ls $(ASAN_B)/reports)" ]; then \
+	  cat $(ASAN_B)/reports/* | head -100 >&2; \
+	  echo "check-asan: sanitizer reports in $(ASAN_B)/reports"; \
+	  echo "0 passed, 1 failed"; exit 1; fi; exit $$rc
+
+# make check-valgrind: the specs that call the C module (VALGRIND_SPECS)
+# in a lua5.4 under valgrind; the specs that run lessons with the host
+# (VALGRIND_HOST_SPECS: each lesson of the out-of-memory walk, a sample
+# of its failure points, and the host faults) with every run of the host
+# under valgrind; and the fuzz seed corpus through each parser
+# (replay-*). The rest of the suite (install, docs, the lessons' terminal
+# sessions, the differential spec's 18,000 strings) does not run under
+# valgrind: it would take many minutes and tell nothing more about C.
+VALGRIND   = valgrind --leak-check=full --errors-for-leak-kinds=definite \
+             --show-leak-kinds=definite --error-exitcode=99
+VALGRIND_SPECS ?= spec/octet_spec.lua spec/validate_spec.lua \
+  spec/faults_address_spec.lua spec/faults_names_spec.lua \
+  spec/faults_download_spec.lua
+VALGRIND_HOST_SPECS ?= spec/faults_oom_spec.lua spec/faults_host_spec.lua
+VG_LOGS    = $(B)/valgrind
+
+check-valgrind: all fuzzers
+	@rm -rf $(VG_LOGS); mkdir -p $(VG_LOGS)
+	@set -e; for h in $(FUZZERS); do \
+	  $(VALGRIND) --log-file=$(VG_LOGS)/replay-$$h.log \
+	    $(FUZZ_B)/replay-$$h csrc/fuzz/corpus/$$h >/dev/null \
+	  || { cat $(VG_LOGS)/replay-$$h.log; \
+	       echo "replay-$$h: valgrind errors"; echo "0 passed, 1 failed"; \
+	       exit 1; }; done
+	@NB_LUA="$(VALGRIND) -q lua5.4" \
+	  NB_HOST_WRAP="$(VALGRIND) --log-file=$(CURDIR)/$(VG_LOGS)/host-%p.log" \
+	  scripts/run-specs $(VALGRIND_SPECS) $(wildcard $(VALGRIND_HOST_SPECS)); \
+	rc=$$?; \
+	bad=$$(grep -l 'ERROR SUMMARY: [1-9]' $(VG_LOGS)/*.log | head -5); \
+	if [ -n "$$bad" ]; then cat $$bad >&2; \
+	  echo "check-valgrind: valgrind errors from the host: $$bad"; \
+	  echo "0 passed, 1 failed"; exit 1; fi; exit $$rc
+
+# ---- fuzzing (libFuzzer, clang-14): csrc/fuzz/ ------------------------------
+# One harness per parser of outside input, each called as plain C; seeds
+# in csrc/fuzz/corpus/<harness>/. `make fuzz FUZZ_SECONDS=N` fuzzes each
+# harness in turn for N seconds (niced; new inputs go to
+# build-fuzz/corpus/, crashes to build-fuzz/crash-*); `make fuzzers`
+# builds them and spec/fuzz_corpus_spec.lua replays the seeds (-runs=0).
+# replay-<harness> is the same harness with a plain main() and no
+# sanitizer, for valgrind.
+FUZZ_CC      ?= clang-14
+FUZZ_B        = build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZERS       = ipv4 ipv6 cidr endpoint port binary hostname dns url
+# what a harness needs beyond FUZZ_BASE
+FUZZ_SRC_dns  = csrc/dnsmsg.c
+FUZZ_LIBS_dns = $(CARES_LIBS)
+FUZZ_SRC_url  = csrc/fetchcheck.c
+FUZZ_EXTRA    = $(FUZZ_SRC_dns) $(FUZZ_SRC_url)
+FUZZ_CFLAGS   = -std=c99 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
+                $(WARN) -Icsrc $(LUA_INC) $(CARES_INC)
+FUZZ_SAN      = -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_BASE     = csrc/common.c csrc/validate.c csrc/octet.c
+FUZZ_LIBS     = $(shell $(PKG_CONFIG) --libs $(LUA_PC)) -lm
+FUZZ_BINS     = $(FUZZERS:%=$(FUZZ_B)/fuzz-%) $(FUZZERS:%=$(FUZZ_B)/replay-%)
+
+.PHONY: fuzzers fuzz
+fuzzers: $(FUZZ_BINS)
+
+$(FUZZ_B)/fuzz-%: csrc/fuzz/fuzz_%.c csrc/fuzz/fuzz.h $(FUZZ_BASE) \
+                  $(FUZZ_EXTRA) $(HEADERS) | $(FUZZ_B)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -o $@ $< $(FUZZ_BASE) \
+	  $(FUZZ_SRC_$*) $(FUZZ_LIBS) $(FUZZ_LIBS_$*)
+$(FUZZ_B)/replay-%: csrc/fuzz/fuzz_%.c csrc/fuzz/replay.c csrc/fuzz/fuzz.h \
+                    $(FUZZ_BASE) $(FUZZ_EXTRA) $(HEADERS) | $(FUZZ_B)
+	$(CC) $(FUZZ_CFLAGS) -o $@ $< csrc/fuzz/replay.c $(FUZZ_BASE) \
+	  $(FUZZ_SRC_$*) $(FUZZ_LIBS) $(FUZZ_LIBS_$*)
+$(FUZZ_B):
+	mkdir -p $@
+
+fuzz: fuzzers
+	@set -e; for h in $(FUZZERS); do \
+	  mkdir -p $(FUZZ_B)/corpus/$$h; \
+	  echo "fuzz-$$h: $(FUZZ_SECONDS) s"; \
+	  nice -n 19 $(FUZZ_B)/fuzz-$$h -max_total_time=$(FUZZ_SECONDS) \
+	    -print_final_stats=1 -artifact_prefix=$(FUZZ_B)/crash-$$h- \
+	    $(FUZZ_B)/corpus/$$h csrc/fuzz/corpus/$$h 2>&1 \
+	    | grep -E '^(stat::number_of_executed_units|==|SUMMARY|.*property)' \
+	    || true; \
+	  if ls $(FUZZ_B)/crash-$$h-* >/dev/null 2>&1; then \
+	    echo "fuzz-$$h: found a crash: $$(ls $(FUZZ_B)/crash-$$h-*)"; \
+	    exit 1; fi; \
+	done
 
 # `make -s print-VAR` prints a variable (spec/build_spec.lua reads the
 # source lists this way, so the Makefile stays their one home)

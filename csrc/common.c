@@ -44,7 +44,8 @@ const char *nb_pushshown(lua_State *L, const char *s, size_t n) {
 
 void nb_checkinterrupt(lua_State *L) {
   if (*nb_interrupt_flag)
-    luaL_error(L, "interrupted!");
+    luaL_error(L, *nb_interrupt_flag == SIGTERM ? "terminated!"
+                                                : "interrupted!");
 }
 
 /*

@@ -22,6 +22,17 @@ static unsigned get16(const unsigned char *p) {
 ** following pointers only inside buf[0..len), and says how many bytes
 ** the name takes at `p`; we check that those bytes are inside `limit`.
 */
+/*
+** ** A name we hand on is a host name's text: at most 253 characters (255
+** octets on the wire, RFC 1035 2.3.4) and nothing ares_expand_name had
+** to escape (\DDD for a control or other unprintable byte, \. for a dot
+** inside a label). A server that sends more gets "malformed", not a
+** name that a lesson would print or connect to.
+*/
+static int name_ok(const char *s) {
+  return strlen(s) <= 253 && strchr(s, '\\') == NULL;
+}
+
 static int read_name(const unsigned char *buf, size_t len, size_t pos,
                      size_t limit, char **out, size_t *used) {
   long enclen = 0;
@@ -30,7 +41,7 @@ static int read_name(const unsigned char *buf, size_t len, size_t pos,
     return NB_DNS_EMALFORMED;
   if (ares_expand_name(buf + pos, buf, (int)len, &s, &enclen) != ARES_SUCCESS)
     return NB_DNS_EMALFORMED;
-  if (enclen <= 0 || (size_t)enclen > limit - pos) {
+  if (enclen <= 0 || (size_t)enclen > limit - pos || !name_ok(s)) {
     ares_free_string(s);
     return NB_DNS_EMALFORMED;
   }

@@ -57,7 +57,9 @@ typedef struct nb_dns_msg {
 ** (release with nb_dns_msg_free); on error `m` holds nothing to release.
 ** Any record header, length or name that runs past the end, an A record
 ** whose data is not 4 bytes (16 for AAAA) or a name whose encoding does
-** not fill its record is NB_DNS_EMALFORMED.
+** not fill its record is NB_DNS_EMALFORMED; so is any name over 253
+** characters or with a byte that is not printable ASCII (or a dot
+** inside a label).
 */
 int nb_dns_walk(const unsigned char *buf, size_t len, nb_dns_msg *m);
 void nb_dns_msg_free(nb_dns_msg *m);

@@ -117,8 +117,10 @@ int nb_dns_pending(dns_run *r, struct pollfd *pfd, int *nfds, int *ms) {
   bits = ares_getsock(ch, socks, ARES_GETSOCK_MAXNUM);
   for (i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
     short ev = 0;
-    if (ARES_GETSOCK_READABLE(bits, i)) ev |= POLLIN;
-    if (ARES_GETSOCK_WRITABLE(bits, i)) ev |= POLLOUT;
+    /* c-ares' ARES_GETSOCK_WRITABLE shifts an int 1 into its sign bit
+    ** for the 16th socket (undefined behaviour): test the bits here */
+    if ((unsigned)bits & (1u << i)) ev |= POLLIN;
+    if ((unsigned)bits & (1u << (i + ARES_GETSOCK_MAXNUM))) ev |= POLLOUT;
     if (ev == 0) continue;
     pfd[*nfds].fd = socks[i];
     pfd[*nfds].events = ev;

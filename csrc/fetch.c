@@ -262,7 +262,7 @@ static int xfer_setup(lua_State *L, xfer *x, const char *verb, int u,
   timeout = opt_seconds(L, opts, "timeout", 0);
   connect_timeout = opt_seconds(L, opts, "connect_timeout", 15);
   low_time = opt_seconds(L, opts, "low_speed_time", 30);
-  low_limit = opt_count(L, opts, "low_speed_limit", 1);
+  low_limit = opt_count(L, opts, "low_speed_limit", 10);
   max_redirects = opt_count(L, opts, "max_redirects", 10);
   max_bytes = opt_count(L, opts, "max_bytes", -1);
   insecure = opt_bool(L, opts, "insecure", 0);
@@ -322,6 +322,12 @@ static int xfer_setup(lua_State *L, xfer *x, const char *verb, int u,
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
       return nb_fail(L, "io", "%s %s to %s: is a directory", verb, shown,
                      path);
+    /* the rename at the end would put a file in place of a device (as
+    ** root: /dev/full, /dev/null), a FIFO or a socket: refuse them */
+    if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)
+        && !S_ISLNK(st.st_mode))
+      return nb_fail(L, "io", "%s %s to %s: not a regular file (a device, "
+                     "a pipe or a socket): not replaced", verb, shown, path);
     if ((x->path = strdup(path)) == NULL)
       return luaL_error(L, "not enough memory");
     if ((e = nb_xfer_tmpfile(x)) != 0)

@@ -46,7 +46,8 @@ const char *nb_pushshown(lua_State *L, const char *s, size_t n);
 ** in the registry under NB_INTERRUPT_KEY; nb_open_common() (called by
 ** every luaopen_*) finds it. A C loop that sees EINTR releases what it
 ** holds and calls nb_checkinterrupt(), which raises "interrupted!" if the
-** flag is set and returns otherwise, so the loop retries.
+** flag is set ("terminated!" if it holds SIGTERM: the host stops on it
+** too) and returns otherwise, so the loop retries.
 */
 #define NB_INTERRUPT_KEY "netbasics.interrupted"
 extern volatile sig_atomic_t *nb_interrupt_flag;
@@ -94,6 +95,26 @@ int nb_parse_endpoint(const char *s, size_t n, nb_endpoint *ep);
 ** 0 ok, -1 not.
 */
 int nb_check_hostname(const char *s, size_t n);
+
+/*
+** A CIDR block (octet.c): the network address (host bits clear) and
+** the prefix. nb_parse_cidr reads "192.168.1.0/24", "2001:db8::/32", a
+** bare address (a /32 or /128), or (IPv4) "10.0.0.0/255.0.0.0" with a
+** netmask or hostmask, as Python's ipaddress.ip_network does. 0 ok, -1
+** malformed, -2 host bits set (only when `strict`; otherwise cleared).
+*/
+typedef struct nb_cidr {
+  int family;          /* NB_FAM_INET or NB_FAM_INET6 */
+  int prefix;
+  uint8_t net[16];
+} nb_cidr;
+int nb_parse_cidr(const char *s, size_t n, int strict, nb_cidr *c);
+
+/*
+** A binary number as octet.c's frombinary reads it: 1 or more '0' and
+** '1' and nothing else. 0 ok, -1 malformed, -2 above INT64_MAX.
+*/
+int nb_parse_binary(const char *s, size_t n, int64_t *out);
 
 /*
 ** The fetch family's checks of outside input (fetchcheck.c), done before

@@ -21,13 +21,6 @@ typedef struct nb_addr {
   uint8_t a[16];
 } nb_addr;
 
-/* a CIDR block: the network address (host bits clear) and the prefix */
-typedef struct nb_cidr {
-  int family;
-  int prefix;
-  uint8_t net[16];
-} nb_cidr;
-
 /* ---------------------------------------------------------------------
 ** Helpers
 ** ------------------------------------------------------------------ */
@@ -128,22 +121,32 @@ static int net_tobinary(lua_State *L) {
   return 1;
 }
 
-static int net_frombinary(lua_State *L) {
-  size_t n, i;
-  const char *s = luaL_checklstring(L, 1, &n);
-  lua_Unsigned v = 0;
+int nb_parse_binary(const char *s, size_t n, int64_t *out) {
+  size_t i;
+  uint64_t v = 0;
   int big = 0;
+  if (n == 0) return -1;
   for (i = 0; i < n; i++) {
-    if (s[i] != '0' && s[i] != '1') break;
-    if (v > (lua_Unsigned)LUA_MAXINTEGER >> 1) big = 1;
-    v = v << 1 | (lua_Unsigned)(s[i] - '0');
+    if (s[i] != '0' && s[i] != '1') return -1;
+    if (v > (uint64_t)INT64_MAX >> 1) big = 1;
+    v = v << 1 | (uint64_t)(s[i] - '0');
   }
-  if (n == 0 || i < n) {
+  if (big || v > (uint64_t)INT64_MAX) return -2;
+  *out = (int64_t)v;
+  return 0;
+}
+
+static int net_frombinary(lua_State *L) {
+  size_t n;
+  const char *s = luaL_checklstring(L, 1, &n);
+  int64_t v = 0;
+  int r = nb_parse_binary(s, n, &v);
+  if (r == -1) {
     nb_pushshown(L, s, n);
     return nb_fail(L, "malformed", "\"%s\" is not a binary number "
                    "(only 0 and 1)", lua_tostring(L, -1));
   }
-  if (big || v > (lua_Unsigned)LUA_MAXINTEGER)
+  if (r == -2)
     return nb_fail(L, "range", "binary number of %d digits is too big",
                    (int)(n > 999 ? 999 : n));
   lua_pushinteger(L, (lua_Integer)v);
@@ -295,7 +298,7 @@ static int net_classify(lua_State *L) {
 ** Python's ipaddress.ip_network reads them. 0 ok, -1 malformed, -2 host
 ** bits set (only when `strict`; otherwise they are cleared).
 */
-static int parse_cidr(const char *s, size_t n, int strict, nb_cidr *c) {
+int nb_parse_cidr(const char *s, size_t n, int strict, nb_cidr *c) {
   const char *slash = memchr(s, '/', n);
   size_t alen = slash ? (size_t)(slash - s) : n;
   nb_addr ad;
@@ -312,7 +315,11 @@ static int parse_cidr(const char *s, size_t n, int strict, nb_cidr *c) {
     unsigned v = 0;
     for (j = 0; j < plen && p[j] >= '0' && p[j] <= '9'; j++)
       if ((v = v * 10 + (unsigned)(p[j] - '0')) > 128) v = 129;
-    if (plen > 0 && j == plen) {       /* digits (Python allows "/024") */
+    if (plen > 0 && j == plen) {       /* digits */
+      /* no leading zero: "/08" and "/024" are malformed (Python reads
+      ** them as 8 and 24; C's strtol with base 0 would read "/010" as
+      ** 8), as a leading zero in an octet is */
+      if (plen > 1 && p[0] == '0') return -1;
       if (v > (unsigned)max) return -1;
       c->prefix = (int)v;
     } else if (ad.family == NB_FAM_INET && nb_parse_ipv4(p, plen, mask) == 0) {
@@ -354,7 +361,7 @@ static int net_cidr(lua_State *L) {
     luaL_checktype(L, 2, LUA_TBOOLEAN);
     strict = lua_toboolean(L, 2);
   }
-  r = parse_cidr(s, n, strict, &c);
+  r = nb_parse_cidr(s, n, strict, &c);
   if (r < 0) {
     const char *shown = nb_pushshown(L, s, n);
     if (r == -2) {

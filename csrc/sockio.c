@@ -551,7 +551,7 @@ int sock_sendto(lua_State *L) {
   }
 }
 
-/* s:recvfrom([max=65535]) -> data, host, port */
+/* s:recvfrom([max=65535]) -> data, host, port [, true if cut] */
 int sock_recvfrom(lua_State *L) {
   nb_sock *s = nb_checkopen(L, 1);
   lua_Integer max = luaL_optinteger(L, 2, NB_DGRAM_MAX);
@@ -564,11 +564,18 @@ int sock_recvfrom(lua_State *L) {
   for (;;) {
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
-    ssize_t k = recvfrom(s->fd, p, want, 0, (struct sockaddr *)&ss, &len);
+    /* on a datagram socket MSG_TRUNC makes recvfrom return the whole
+    ** datagram's length, so a cut one is reported (on a stream it would
+    ** discard bytes: never there) */
+    ssize_t k = recvfrom(s->fd, p, want, s->type == SOCK_DGRAM ? MSG_TRUNC
+                         : 0, (struct sockaddr *)&ss, &len);
     if (k >= 0) {
-      lua_pushlstring(L, p, (size_t)k);
+      int cut = (size_t)k > want;
+      lua_pushlstring(L, p, cut ? want : (size_t)k);
       nb_pushaddr(L, (struct sockaddr *)&ss);
-      return 3;
+      if (!cut) return 3;
+      lua_pushboolean(L, 1);  /* truncated: the rest is lost */
+      return 4;
     }
     if (errno == EINTR) {
       nb_checkinterrupt(L);

@@ -173,7 +173,7 @@ local function hex(s)
 end
 
 local PYTHON = [=[
-import ipaddress, sys
+import ipaddress, re, sys
 scoped = 0
 def fmt(a):
     if a.version == 6 and a.ipv4_mapped is not None:
@@ -203,10 +203,15 @@ def hosts_ends(n):
     return first, last
 def network(s, strict, probes):
     global scoped
+    # netbasics refuses a prefix with a leading zero ("/08"), as it
+    # refuses "010.0.0.1"; Python reads it as decimal
+    if re.search(r"/0[0-9]", s):
+        return "-"
     try:
         n = ipaddress.ip_network(s, strict=strict)
     except ValueError as e:
-        return "H" if "host bits set" in str(e) else "-"
+        # a zone id is malformed to netbasics, host bits set or not
+        return "H" if "host bits set" in str(e) and "%" not in s else "-"
     if "%" in s:
         scoped += 1
         return "-"

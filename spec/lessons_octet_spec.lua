@@ -74,7 +74,7 @@ function Tmux:close()
   T.rmtree(self.dir)
 end
 
-local NB = T.shquote(T.host)
+local NB = T.hostcmd()
 
 describe("lesson octets", function()
   it("shows the seed's table and does the math", function()

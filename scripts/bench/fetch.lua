@@ -1,57 +1,65 @@
--- fetch: net.download and net.fetch against curl and Python's urllib, all
--- from nginx on loopback in the same run (make bench). Prints the median
--- of several runs, the rates and the ratios, and net.download's peak RSS.
---   net.download of 1 GiB to a file   vs  curl -o FILE, Python urllib
---                                          reading 64 KiB blocks to a file
---   net.fetch of 100 MiB to memory    vs  curl -o /dev/null
--- The files go to /dev/shm when there is one, so that the disk under
--- them (and net.download's fsync, which the others do not do) does not
--- decide; a last line shows net.download to /tmp with its fsync.
-package.path = "lua/?.lua;lua/?/init.lua;spec/support/?.lua;" .. package.path
-local T = require "nbtest"
+-- scripts/bench/fetch.lua: net.download and net.fetch beside curl (the C
+-- reference), Python's urllib and LuaSocket's socket.http, all from nginx
+-- on loopback (spec/support/webserver.lua; nginx on the server CPU, the
+-- clients on the other), in interleaved rounds. Rows: see lib.lua.
+--   1 GiB to a file   curl -o FILE; net.download; Python urllib reading
+--                     64 KiB blocks into a file; LuaSocket http.request
+--                     with an ltn12 file sink
+--   1 GiB to memory   curl -o /dev/null (nothing kept: the limit);
+--                     net.fetch; Python r.read(); LuaSocket
+--                     http.request(url) (the body as a string)
+--   1 GiB to a file on disk (/tmp), where net.download's fsync counts
+-- The files of the first go to /dev/shm when there is one, so that the
+-- disk under them (and net.download's fsync, which the others do not do)
+-- does not decide. Each client's time is taken inside it (curl's
+-- time_total, perf_counter, the clock around the call), its peak RSS
+-- with /usr/bin/time. Targets (issue 5): net.download at least as fast
+-- as the faster of curl and Python, its peak RSS under 30 MB; net.fetch
+-- at least 1.2x curl -o /dev/null.
+-- bench-estimate: 150 20
+local B = dofile "scripts/bench/lib.lua"
+local T = B.T
 local W = require "webserver"
 
-local BIG = tonumber(os.getenv("NB_BENCH_MB") or "1024") * 1024 * 1024
-local MID = 100 * 1024 * 1024
-local RUNS = tonumber(os.getenv("NB_BENCH_RUNS") or "3")
-
-local function sh(cmd)
-  local r = T.run(cmd)
-  if r.code ~= 0 then error(cmd .. ": " .. (r.err or "")) end
-  return r.out
-end
-
-local function median(xs)
-  table.sort(xs)
-  return xs[(#xs + 1) // 2]
-end
-
--- the median of RUNS runs of fn, which returns seconds (and peak RSS KiB)
-local function measure(fn)
-  local times, rss = {}, 0
-  fn()  -- a first run to warm the caches
-  for i = 1, RUNS do
-    local s, kb = fn()
-    times[i] = s
-    if kb and kb > rss then rss = kb end
-  end
-  return median(times), rss
-end
+local MiB = 1024 * 1024
+local BIG = B.n(1024, 32) * MiB
 
 local PY = [[
 import sys, time, urllib.request
 url, out = sys.argv[1], sys.argv[2]
 t = time.perf_counter()
-with urllib.request.urlopen(url) as r, open(out, "wb") as f:
-    while True:
-        b = r.read(65536)
-        if not b:
-            break
-        f.write(b)
+with urllib.request.urlopen(url) as r:
+    if out == "-":
+        n = len(r.read())
+    else:
+        n = 0
+        with open(out, "wb") as f:
+            while True:
+                b = r.read(65536)
+                if not b:
+                    break
+                n += len(b)
+                f.write(b)
+assert n == int(sys.argv[3]), n
 print(time.perf_counter() - t)
 ]]
 
--- the netbasics side: wall clock around the call, in the host
+local LS = [[
+local http, ltn12 = require "socket.http", require "ltn12"
+local gettime = require("socket").gettime
+local url, out, size = arg[1], arg[2], tonumber(arg[3])
+local t = gettime()
+if out == "-" then
+  local body, code = http.request(url)
+  assert(code == 200 and #body == size)
+else
+  local f = assert(io.open(out, "wb"))
+  local _, code = http.request { url = url, sink = ltn12.sink.file(f) }
+  assert(code == 200)
+end
+print(gettime() - t)
+]]
+
 local NB = [[
 local net = require "netbasics"
 local function now()
@@ -65,77 +73,103 @@ assert(r.bytes == %d, "short: " .. r.bytes)
 print(d)
 ]]
 
-local web, shm
-local ok, err = pcall(function()
-  web = W.nginx{ files = { ["x"] = "x" } }
-  sh(("head -c %d /dev/urandom > %s"):format(BIG, web:file("big.bin")))
-  sh(("head -c %d %s > %s"):format(MID, web:file("big.bin"), web:file("mid.bin")))
+B.main(function()
+  local web = W.nginx { files = { ["x"] = "x" } }
+  B.finally(function() web:stop() end)
+  -- nginx and its worker on the server CPU
+  local kids = T.slurp(("/proc/%d/task/%d/children"):format(web.pid,
+    web.pid)) or ""
+  for pid in (web.pid .. " " .. kids):gmatch("%d+") do
+    B.sh(("taskset -a -cp %s %s >/dev/null"):format(B.pin("server")
+      :match("%-c (%d+)"), pid))
+  end
+  B.sh(("head -c %d /dev/urandom > %s"):format(BIG, web:file("big.bin")))
   local base = (io.open("/dev/shm") and "/dev/shm") or "/tmp"
-  shm = sh("mktemp -d " .. base .. "/nbbench.XXXXXX"):match("%S+")
+  local shm = B.sh("mktemp -d " .. base .. "/nbbench.XXXXXX"):match("%S+")
+  B.finally(function() os.execute("rm -rf " .. shm) end)
+  local disk = B.sh("mktemp -d /tmp/nbbench.XXXXXX"):match("%S+")
+  B.finally(function() os.execute("rm -rf " .. disk) end)
   T.writefile(shm .. "/py.py", PY)
-  local big, mid = web:url("/big.bin"), web:url("/mid.bin")
-  local out = shm .. "/out.bin"
+  T.writefile(shm .. "/ls.lua", LS)
+  local url = web:url("/big.bin")
+  local cli = B.pin("client")
 
-  local function curl(url, dest)
-    local s = sh(("curl -s --noproxy '*' -o %s -w '%%{time_total}' %s")
-      :format(dest, url))
-    os.remove(out)
-    return tonumber(s)
+  -- run `cmd` under /usr/bin/time: seconds it printed, peak RSS KiB
+  local rss = {}
+  local function timed(impl, cmd, dest)
+    local r = T.run(("%s/usr/bin/time -f 'rss %%M' %s"):format(cli, cmd))
+    if dest and dest ~= "/dev/null" then os.remove(dest) end
+    assert(r.code == 0, cmd .. ": " .. (r.err or ""))
+    rss[impl] = rss[impl] or {}
+    table.insert(rss[impl], tonumber(r.err:match("rss (%d+)")))
+    return tonumber(r.out:match("([%d.]+)%s*$"))
   end
-  local function python(url)
-    local s = sh(("python3 %s/py.py %s %s"):format(shm, url, out))
-    os.remove(out)
-    return tonumber(s)
-  end
-  local function nb(fn, url, dest, size)
+  local function nb(fn, dest)
     local script = shm .. "/nb.lua"
-    T.writefile(script, NB:format(fn, url, dest and (", %q"):format(dest) or "",
-      size))
-    local r = T.run(("/usr/bin/time -f 'rss %%M' %s %s"):format(T.host, script))
-    assert(r.code == 0, r.err)
-    if dest then os.remove(dest) end
-    return tonumber(r.out), tonumber(r.err:match("rss (%d+)"))
+    T.writefile(script, NB:format(fn, url, dest and (", %q"):format(dest)
+      or "", BIG))
+    return T.host .. " " .. script
+  end
+  local function run(impl, dest)
+    local memory = dest == nil
+    local s
+    if impl:match("^curl") then
+      s = timed(impl, ("curl -s --noproxy '*' -o %s -w '%%{time_total}' %s")
+        :format(dest or "/dev/null", url), dest)
+    elseif impl:match("^netbasics") then
+      s = timed(impl, nb(memory and "fetch" or "download", dest), dest)
+    elseif impl:match("^Python") then
+      s = timed(impl, ("%s %s/py.py %s %s %d"):format(B.python, shm, url,
+        dest or "-", BIG), dest)
+    else
+      s = timed(impl, ("lua5.4 %s/ls.lua %s %s %d"):format(shm, url,
+        dest or "-", BIG), dest)
+    end
+    return BIG / MiB / s
+  end
+  local function rssnote(id, impls)
+    local parts = {}
+    for _, impl in ipairs(impls) do
+      if rss[impl] then
+        parts[#parts + 1] = ("%s %.1f MiB"):format(impl,
+          B.median(rss[impl]) / 1024)
+      end
+      rss[impl] = nil
+    end
+    B.note(id, "peak RSS (median): " .. table.concat(parts, ", "))
   end
 
-  local MiB = 1024 * 1024
-  local function rate(bytes, s) return bytes / MiB / s end
-  local function row(name, bytes, s, ref)
-    print(("  %-34s %7.3f s %8.0f MiB/s %s"):format(name, s, rate(bytes, s),
-      ref and ("%5.2fx"):format(ref / s) or ""))
-  end
+  local size = BIG >= 1024 * MiB and "1 GiB" or (BIG // MiB) .. " MiB"
+  local rounds = B.n(3, 2)
+  local impls = { "curl -o FILE", "netbasics net.download",
+    "Python 3 urllib", "LuaSocket socket.http" }
+  B.workload { id = "dl-file", title = "HTTP download " .. size .. " to a file",
+    unit = "MiB/s", better = "higher", ref = "curl -o FILE",
+    note = "nginx on loopback, the file in " .. base
+      .. "; target net.download >= the faster of curl and Python" }
+  B.rounds("dl-file", rounds, impls, function(impl)
+    return run(impl, shm .. "/out.bin")
+  end)
+  rssnote("dl-file", impls)
 
-  print(("%d MiB to a file in %s, median of %d runs (ratio: time of the "
-    .. "faster reference / ours)"):format(BIG // MiB, base, RUNS))
-  local tc = measure(function() return curl(big, out) end)
-  local tp = measure(function() return python(big) end)
-  local tn, rss = measure(function() return nb("download", big, out, BIG) end)
-  local best = math.min(tc, tp)
-  row("curl -o FILE", BIG, tc)
-  row("python3 urllib, 64 KiB blocks", BIG, tp)
-  row("net.download", BIG, tn, best)
-  print(("  net.download peak RSS: %.1f MiB"):format(rss / 1024))
+  impls = { "curl -o /dev/null", "netbasics net.fetch", "Python 3 urllib",
+    "LuaSocket socket.http" }
+  B.workload { id = "dl-mem", title = "HTTP download " .. size .. " to memory",
+    unit = "MiB/s", better = "higher", ref = "curl -o /dev/null",
+    note = "the body kept as one string (bytes), except by curl, which "
+      .. "throws it away; target net.fetch >= 1.2x curl -o /dev/null" }
+  B.rounds("dl-mem", rounds, impls, function(impl)
+    return run(impl, nil)
+  end)
+  rssnote("dl-mem", impls)
 
-  print(("%d MiB to memory (ratio: time of curl -o /dev/null / ours)")
-    :format(MID // MiB))
-  local tcn = measure(function() return curl(mid, "/dev/null") end)
-  local tf, frss = measure(function() return nb("fetch", mid, nil, MID) end)
-  row("curl -o /dev/null", MID, tcn)
-  row("net.fetch", MID, tf, tcn)
-  print(("  net.fetch peak RSS: %.1f MiB (the body is %d MiB)"):format(
-    frss / 1024, MID // MiB))
-
-  print(("%d MiB to a file in /tmp (a disk; net.download fsyncs)"):format(
-    BIG // MiB))
-  local disk = sh("mktemp -d /tmp/nbbench.XXXXXX"):match("%S+")
-  local dc = measure(function() return curl(big, disk .. "/c.bin") end)
-  local dn = measure(function() return nb("download", big, disk .. "/n.bin", BIG) end)
-  sh("rm -rf " .. disk)
-  row("curl -o FILE", BIG, dc)
-  row("net.download (with fsync)", BIG, dn, dc)
+  impls = { "curl -o FILE", "netbasics net.download" }
+  B.workload { id = "dl-disk", title = "HTTP download " .. size
+      .. " to a file on disk (/tmp)",
+    unit = "MiB/s", better = "higher", ref = "curl -o FILE",
+    note = "net.download fsyncs before its rename; curl does not" }
+  B.rounds("dl-disk", rounds, impls, function(impl)
+    return run(impl, disk .. "/out.bin")
+  end)
+  rssnote("dl-disk", impls)
 end)
-if web then web:stop() end
-if shm then os.execute("rm -rf " .. shm) end
-if not ok then
-  io.stderr:write("bench fetch: ", tostring(err), "\n")
-  os.exit(1)
-end

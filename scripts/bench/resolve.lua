@@ -1,72 +1,66 @@
--- resolve: net.lookup against dig, both asking a dnsmasq on loopback for
--- the seed's name (A records only) N times. dig runs its N questions in
--- one process (dig -f), so the ratio is per question. Median of 5 runs.
-package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
-package.cpath = "build/lib/?.so;" .. package.cpath
+-- scripts/bench/resolve.lua: net.lookup beside dig (C, BIND's client: the
+-- reference), both asking a dnsmasq on loopback for the seed's name (A
+-- records only) N times. dig runs its N questions in one process
+-- (dig -f), so the rate is per question, start-up included for both.
+-- LuaSocket and Python's standard library have no client that asks a
+-- given server (they go through the system resolver), so they are not
+-- in this row. Rows: see lib.lua.
+-- bench-estimate: 20 5
+local B = dofile "scripts/bench/lib.lua"
+local T = B.T
 local net = require "netbasics"
 
-local N, RUNS = 300, 5
+local N = B.n(300, 100)
 
-local function now()
-  local p = io.popen("date +%s%N")
-  local t = tonumber(p:read("l")) / 1e9
-  p:close()
-  return t
-end
-
-local function median(t)
-  table.sort(t)
-  return t[(#t + 1) // 2]
-end
-
-local port
-do
-  local p = io.popen([[python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])']])
-  port = tonumber(p:read("l"))
-  p:close()
-end
-local pidfile = os.tmpname()
-os.execute(string.format("dnsmasq --conf-file=/dev/null --pid-file=%s "
-  .. "--log-facility=/dev/null --bind-interfaces --listen-address=127.0.0.1 "
-  .. "--port=%d --no-resolv --no-hosts --local=/securitystandard.org/ "
-  .. "--cname=gnomon.securitystandard.org,hermes.securitystandard.org "
-  .. "--host-record=hermes.securitystandard.org,185.172.165.184", pidfile, port))
-local server = "127.0.0.1:" .. port
-local ok
-for _ = 1, 100 do
-  ok = net.lookup("gnomon.securitystandard.org", { server = server, type = "A" })
-  if ok then break end
-  os.execute("sleep 0.05")
-end
-local function stop()
-  local f = io.open(pidfile)
-  local pid = f and tonumber(f:read("l"))
-  if f then f:close() end
-  if pid then os.execute("kill " .. pid) end
-  os.remove(pidfile)
-end
-if not ok then stop(); error("dnsmasq did not answer") end
-
-local qfile = os.tmpname()
-local f = assert(io.open(qfile, "w"))
-for _ = 1, N do f:write("gnomon.securitystandard.org A\n") end
-f:close()
-
-local ours, theirs = {}, {}
-for _ = 1, RUNS do
-  local t0 = now()
-  for _ = 1, N do
-    assert(net.lookup("gnomon.securitystandard.org",
-      { server = server, type = "A" }))
+B.main(function()
+  local dir = T.tmpdir()
+  B.finally(function() T.rmtree(dir) end)
+  -- dnsmasq binds TCP and UDP on its port: a free UDP port may be taken
+  -- for TCP, so a new port is tried when it does not answer
+  local port, server, dns, err
+  for _ = 1, 3 do
+    port = T.free_port("udp")
+    server = "127.0.0.1:" .. port
+    dns = B.server(B.pin("server") .. ("dnsmasq --keep-in-foreground "
+      .. "--conf-file=/dev/null --pid-file= --log-facility=- "
+      .. "--bind-interfaces --listen-address=127.0.0.1 --port=%d --no-resolv "
+      .. "--no-hosts --local=/securitystandard.org/ "
+      .. "--cname=gnomon.securitystandard.org,hermes.securitystandard.org "
+      .. "--host-record=hermes.securitystandard.org,185.172.165.184"):format(port))
+    local ok = T.until_true(function()
+      return net.lookup("gnomon.securitystandard.org",
+        { server = server, type = "A", timeout = 1 })
+        or not dns:alive()
+    end, 10)
+    if ok and dns:alive() then break end
+    err = dns:err()
+    dns:stop()
+    dns = nil
   end
-  ours[#ours + 1] = now() - t0
-  t0 = now()
-  os.execute(string.format("dig -p %d @127.0.0.1 +short -f %s >/dev/null",
-    port, qfile))
-  theirs[#theirs + 1] = now() - t0
-end
-stop()
-os.remove(qfile)
-local a, b = median(ours), median(theirs)
-print(string.format("net.lookup x%d: %.1f ms, dig -f x%d: %.1f ms, "
-  .. "ratio %.2f (below 1: faster than dig)", N, a * 1000, N, b * 1000, a / b))
+  assert(dns, "dnsmasq did not answer: " .. tostring(err))
+  B.finally(function() dns:stop() end)
+  local qfile = dir .. "/q"
+  T.writefile(qfile, ("gnomon.securitystandard.org A\n"):rep(N))
+  local script = dir .. "/nb.lua"
+  T.writefile(script, ([[
+local net = require "netbasics"
+for _ = 1, %d do
+  assert(net.lookup("gnomon.securitystandard.org",
+    { server = %q, type = "A" }))
+end]]):format(N, server))
+  B.workload { id = "lookup", title = "name lookups/s (dnsmasq on loopback)",
+    unit = "lookups/s", better = "higher", ref = "dig (C)",
+    note = ("%d A lookups in one process each (dig -f, the netbasics "
+      .. "host), start-up included"):format(N) }
+  local cli = B.pin("client")
+  B.rounds("lookup", B.n(5, 3), { "dig (C)", "netbasics" }, function(impl)
+    local t0 = B.now()
+    if impl == "netbasics" then
+      B.sh(cli .. T.host .. " " .. script)
+    else
+      B.sh(("%sdig -p %d @127.0.0.1 +short -f %s >/dev/null"):format(cli,
+        port, qfile))
+    end
+    return N / (B.now() - t0)
+  end)
+end)

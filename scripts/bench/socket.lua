@@ -1,19 +1,24 @@
--- scripts/bench/socket.lua (make bench): the socket family against plain
--- C (build/bench/socket-ref, compiled here from socket-ref.c) and
--- LuaSocket, measured in the same run on the same CPUs, medians of
--- several interleaved runs:
+-- scripts/bench/socket.lua (make bench): the socket family in blocking
+-- mode beside plain C (build/bench/socket-ref, compiled here from
+-- socket-ref.c), LuaSocket in Lua 5.4 and Python 3's socket module, in
+-- interleaved rounds, servers on one CPU and clients on the other
+-- (taskset; see lib.lua for the placement and the rows):
 --   bulk: 1 GiB through one loopback TCP connection, 64 KiB chunks
---         (sendall / recv), against a C write/read loop (target >= 0.9x)
---   talk: ping-pong of the talk protocol, one client, against a C server
---         (target >= 0.95x) and LuaSocket's (target: not below it)
+--         (sendall / recv), both ends in the same language, against a C
+--         write/read loop (target >= 0.9x)
+--   talk: ping-pong of the talk protocol, one client (the C client for
+--         every server), against a C server (target >= 0.95x) and
+--         LuaSocket's (target: not below it)
 -- Called with `peer MODE PORT [N]` it is one end of a Lua measurement.
+-- bench-estimate: 120 12
 package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
 package.cpath = "build/lib/?.so;" .. package.cpath
 
-local BULK = 1 << 30
+local QUICK = os.getenv("NB_BENCH_QUICK") == "1"
+local BULK = QUICK and 64 << 20 or 1 << 30
 local CHUNK = 65536
-local ROUNDS = 40000
-local RUNS = 5
+local ROUNDS = QUICK and 2000 or 40000
+local RUNS = QUICK and 3 or 5
 local REF = "build/bench/socket-ref"
 
 -- ---------------------------------------------------------------------
@@ -88,90 +93,103 @@ end
 
 -- ---------------------------------------------------------------------
 -- the orchestra
-local net = require "netbasics"
+local B = dofile "scripts/bench/lib.lua"
+local T = B.T
 local LUA = "lua5.4 scripts/bench/socket.lua peer"
 
-assert(os.execute("mkdir -p build/bench && cc -O2 -o " .. REF
-  .. " scripts/bench/socket-ref.c"), "cannot compile socket-ref.c")
+local PY = [[
+import socket, sys, time
+mode, port = sys.argv[1], int(sys.argv[2])
+CHUNK = 65536
+if mode == "pp-server":
+    l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    l.bind(("127.0.0.1", port)); l.listen(5)
+    c, _ = l.accept(); l.close()
+    f = c.makefile("rb")
+    for line in f:
+        c.sendall(b"You said " + line)
+    c.close()
+elif mode == "bulk-recv":
+    l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    l.bind(("127.0.0.1", port)); l.listen(5)
+    c, _ = l.accept(); l.close()
+    buf = bytearray(CHUNK); total = 0; t = time.monotonic()
+    while True:
+        n = c.recv_into(buf)
+        if n == 0:
+            break
+        total += n
+    print("%.6f %d" % (time.monotonic() - t, total))
+elif mode == "bulk-send":
+    c = socket.create_connection(("127.0.0.1", port))
+    chunk = b"z" * CHUNK
+    for _ in range(int(sys.argv[3]) // CHUNK):
+        c.sendall(chunk)
+    c.close()
+]]
 
-local function free_port()
-  local l = assert(net.listen("127.0.0.1", 0))
-  local _, port = l:getsockname()
-  l:close()
-  return port
-end
+local srv, cli = B.pin("server"), B.pin("client")
 
-local function wait_listen(port)
-  for _ = 1, 5000 do
-    for _, c in ipairs(assert(net.connections())) do
-      if c.local_port == port and c.state == "LISTEN" then return end
-    end
-    os.execute("sleep 0.005")
-  end
-  error("nothing listens on " .. port)
-end
-
-local function run(cmd)
-  local p = io.popen(cmd)
-  local out = p:read("a")
-  assert(p:close(), cmd .. " failed")
-  return out
-end
-
--- seconds for 1 GiB: receiver `recv`, sender `send` (commands taking PORT)
+-- seconds for BULK bytes: receiver `recv` (a server), sender `send`
 local function bulk(recv, send)
-  local port = free_port()
-  local r = io.popen(recv .. " " .. port)
-  wait_listen(port)
-  run(send .. " " .. port .. " " .. BULK)
-  local out = r:read("a")
-  r:close()
+  local port = B.free_port()
+  local r = B.server(srv .. recv .. " " .. port, port)
+  B.sh(cli .. send .. " " .. port .. " " .. BULK)
+  local rc = r:wait(60)
+  local out = r:out()
+  r:stop()
   local secs, bytes = out:match("^(%S+) (%d+)")
-  assert(tonumber(bytes) == BULK, "bulk: got " .. tostring(out))
+  assert(rc == 0 and tonumber(bytes) == BULK, "bulk: got " .. tostring(out))
   return tonumber(secs)
 end
 
 -- round trips per second against server command `server` (taking PORT)
 local function pingpong(server)
-  local port = free_port()
-  local s = io.popen(server .. " " .. port)
-  wait_listen(port)
-  local secs = tonumber(run(REF .. " pp-client " .. port .. " " .. ROUNDS))
-  s:read("a")
-  s:close()
-  return ROUNDS / secs
+  local port = B.free_port()
+  local s = B.server(srv .. server .. " " .. port, port)
+  local ok, out = pcall(B.sh, cli .. REF .. " pp-client " .. port .. " "
+    .. ROUNDS)
+  s:wait(10)
+  s:stop()
+  assert(ok, out)
+  return ROUNDS / tonumber(out)
 end
 
-local function median(t)
-  table.sort(t)
-  return t[(#t + 1) // 2]
-end
-
-local bc, bn, bl = {}, {}, {}
-local pc, pn, pl = {}, {}, {}
-for i = 1, RUNS do
-  bc[i] = bulk(REF .. " bulk-recv", REF .. " bulk-send")
-  bn[i] = bulk(LUA .. " nb-bulk-recv", LUA .. " nb-bulk-send")
-  if i <= 3 then
-    bl[i] = bulk(LUA .. " ls-bulk-recv", LUA .. " ls-bulk-send")
+B.main(function()
+  B.cc("socket-ref")
+  local dir = T.tmpdir()
+  B.finally(function() T.rmtree(dir) end)
+  T.writefile(dir .. "/peer.py", PY)
+  local PYR = B.python .. " " .. dir .. "/peer.py"
+  local bends = {
+    C = { REF .. " bulk-recv", REF .. " bulk-send" },
+    netbasics = { LUA .. " nb-bulk-recv", LUA .. " nb-bulk-send" },
+    ["LuaSocket"] = { LUA .. " ls-bulk-recv", LUA .. " ls-bulk-send" },
+    ["Python 3 socket"] = { PYR .. " bulk-recv", PYR .. " bulk-send" },
+  }
+  local impls = { "C", "netbasics", "LuaSocket", "Python 3 socket" }
+  local gib = BULK / 2 ^ 30
+  B.workload { id = "bulk", title = ("bulk %s, one TCP connection"):format(
+      BULK >= 1 << 30 and "1 GiB" or (BULK >> 20) .. " MiB"),
+    unit = "GiB/s", better = "higher", ref = "C",
+    note = "64 KiB chunks, sendall/recv, both ends in the same language; "
+      .. "target netbasics >= 0.9x C" }
+  B.rounds("bulk", RUNS, impls, function(impl)
+    return gib / bulk(bends[impl][1], bends[impl][2])
+  end)
+  local servers = { C = REF .. " pp-server", netbasics = LUA .. " nb-pp-server",
+    LuaSocket = LUA .. " ls-pp-server",
+    ["Python 3 socket"] = PYR .. " pp-server" }
+  B.workload { id = "pp1", title = "talk ping-pong, 1 client",
+    unit = "round trips/s", better = "higher", ref = "C",
+    note = ("%d round trips of one line, the C client against each "
+      .. "(blocking) server; targets netbasics >= 0.95x C and >= "
+      .. "LuaSocket"):format(ROUNDS) }
+  local got = B.rounds("pp1", RUNS, impls, function(impl)
+    return pingpong(servers[impl])
+  end)
+  if got.netbasics and got.LuaSocket then
+    B.note("pp1", ("netbasics / LuaSocket: %.2fx"):format(
+      B.median(got.netbasics) / B.median(got.LuaSocket)))
   end
-  pc[i] = pingpong(REF .. " pp-server")
-  pn[i] = pingpong(LUA .. " nb-pp-server")
-  pl[i] = pingpong(LUA .. " ls-pp-server")
-end
-
-local gib = BULK / 2 ^ 30
-local c, n, l = median(bc), median(bn), median(bl)
-print(string.format("bulk 1 GiB loopback, 64 KiB chunks (median of %d):",
-  RUNS))
-print(string.format("  C write/read      %6.2f GiB/s", gib / c))
-print(string.format("  netbasics         %6.2f GiB/s   %.2fx C (target >= 0.90)",
-  gib / n, c / n))
-print(string.format("  LuaSocket         %6.2f GiB/s   %.2fx C", gib / l, c / l))
-c, n, l = median(pc), median(pn), median(pl)
-print(string.format("talk ping-pong, one client, %d round trips (median of %d):",
-  ROUNDS, RUNS))
-print(string.format("  C server          %8.0f /s", c))
-print(string.format("  netbasics         %8.0f /s   %.2fx C (target >= 0.95), "
-  .. "%.2fx LuaSocket (target >= 1)", n, n / c, n / l))
-print(string.format("  LuaSocket         %8.0f /s   %.2fx C", l, l / c))
+end)

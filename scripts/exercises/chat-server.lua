@@ -1,6 +1,7 @@
 -- The chat server: many clients at once, each line to everyone else
 --
--- netbasics chat-server [HOST [PORT]]   (defaults 0.0.0.0 and 9087)
+-- netbasics chat-server [HOST [PORT [IDLE]]]
+--   (defaults 0.0.0.0, 9087, and 300 seconds to finish a line)
 --
 -- The talk server serves one client and stops. This one serves many at
 -- once with the scheduler: each client is a task (a coroutine) written as
@@ -15,11 +16,15 @@
 -- client's queue is full, the sender waits for it to catch up (so a fast
 -- sender is slowed down to what its readers take, and nothing is lost);
 -- when it has not caught up after a few seconds, it does not read: it is
--- dropped, with a line in this server's log, and the sender goes on.
+-- dropped, with a line in this server's log, and the sender goes on. So
+-- is a client that takes more than IDLE seconds to finish a line (a slow
+-- client sending a byte now and then would otherwise hold its descriptor
+-- for ever).
 local net = require "netbasics"
 
 local host = arg[1] or "0.0.0.0"
 local port = arg[2] or 9087
+local IDLE = tonumber(arg[3]) or 300  -- seconds to finish a line, at most
 local QUEUE_MAX = 64 * 1024   -- bytes waiting for one client, at most
 local SNDBUF = 64 * 1024      -- the kernel's send buffer for each client
 local STALL = 3               -- seconds a full queue may take to drain
@@ -92,7 +97,12 @@ local function serve(sock, ip, cport)
     .. ". Type bye to leave.\n")
   broadcast(c, "*** " .. c.name .. " joined")
   while clients[c.name] == c do
-    local line = sock:recvline()
+    local line, _, code = net.deadline(IDLE, sock.recvline, sock)
+    if code == "timeout" and clients[c.name] == c then
+      drop(c, "Dropped " .. c.name .. ": no line in " .. IDLE .. " s")
+      broadcast(c, "*** " .. c.name .. " left")
+      return
+    end
     if not line or line == "bye" then break end
     broadcast(c, c.name .. " says: " .. line)
   end
@@ -104,12 +114,19 @@ local function serve(sock, ip, cport)
 end
 
 net.spawn(function()
+  local failing = false
   while true do
     local sock, ip, cport = server:accept()
     if sock then
+      failing = false
       net.spawn(serve, sock, ip, cport)
     else
-      io.stderr:write("chat-server: ", ip, "\n")
+      -- out of descriptors (EMFILE): the client still waits in the queue,
+      -- so accept would fail again at once; say it once and wait a little
+      -- for someone to leave, instead of spinning
+      if not failing then io.stderr:write("chat-server: ", ip, "\n") end
+      failing = true
+      net.sleep(0.1)
     end
   end
 end)

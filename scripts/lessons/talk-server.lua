@@ -31,6 +31,13 @@ if not server then
   os.exit(1)
 end
 print("Starting server.")
+-- 0.0.0.0 (or ::) is every interface: say so, on stderr so the seed's
+-- words stay as they were
+if host == "0.0.0.0" or host == "::" or host == "*" then
+  io.stderr:write(("talk-server: listening on every interface (%s port %s):"
+    .. " anyone who can reach this computer can talk to it; give 127.0.0.1"
+    .. " to keep it to this computer\n"):format(host, tostring(port)))
+end
 
 local stop = false
 while not stop do

@@ -23,9 +23,16 @@ function T.writefile(path, data)
   assert(f:close())
 end
 
--- the repository root (specs run from it) and the built host
+-- the repository root (specs run from it) and the built host: build/,
+-- or $NB_BUILD (make check-asan: build-asan/). $NB_HOST_WRAP, if set, is
+-- a command put before every run of the host (make check-valgrind).
 T.root = os.getenv("PWD")
-T.host = T.root .. "/build/bin/netbasics"
+T.build = T.root .. "/" .. (os.getenv("NB_BUILD") or "build")
+T.host = T.build .. "/bin/netbasics"
+T.hostwrap = os.getenv("NB_HOST_WRAP")
+-- the Lua 5.4 interpreter as run-specs runs it ($NB_LUA: make check-asan
+-- preloads the sanitizer runtime there), for a child that loads T.build
+T.lua = os.getenv("NB_LUA") or "lua5.4"
 
 -- a fresh temporary folder, removed by T.rmtree
 function T.tmpdir()
@@ -61,7 +68,15 @@ end
 function T.nb(args, input)
   local q = {}
   for i, a in ipairs(args) do q[i] = shquote(a) end
-  return T.run(shquote(T.host) .. " " .. table.concat(q, " "), input)
+  return T.run(T.hostcmd() .. " " .. table.concat(q, " "), input)
+end
+
+-- the host as a shell command (with $NB_HOST_WRAP before it, if set)
+function T.hostcmd()
+  if T.hostwrap and T.hostwrap ~= "" then
+    return T.hostwrap .. " " .. shquote(T.host)
+  end
+  return shquote(T.host)
 end
 
 -- a TCP (or "udp") port nobody listens on now, on 127.0.0.1 or ::1

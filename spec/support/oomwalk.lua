@@ -1,0 +1,91 @@
+-- oomwalk: runs the host once per allocation with NETBASICS_FAILALLOC=N
+-- (csrc/host.c: allocation N and every later one fail until the script
+-- stops) and says what went wrong. A clean result for each N is: exit
+-- 1 with "not enough memory" in the message, or (allocation N came
+-- after the script's last one) the normal exit; no crash, no message
+-- from a sanitizer or valgrind, no descriptor left open (the host checks
+-- that itself after closing the state). Under make check-asan the host
+-- is the ASan build, and LeakSanitizer is turned on for it here, so a
+-- leak on any path fails too.
+local T = require "nbtest"
+local W = {}
+
+-- how many allocation requests a normal run makes
+function W.count(args, input)
+  local r = T.run("NETBASICS_FAILALLOC=0 " .. T.hostcmd() .. " " .. args,
+    input)
+  local n = tonumber((r.err or ""):match("(%d+) allocations"))
+  return assert(n, "no allocation count: " .. tostring(r.err)), r
+end
+
+-- how many allocations the host makes before a script's own: starting
+-- and `require "netbasics"`
+local base
+function W.base()
+  base = base or W.count("-e " .. T.shquote('require "netbasics"'))
+  return base
+end
+
+-- walk N over 1..total: every N of the script's own part, every 20th of
+-- the start-up every script shares (all of it with opts.full). Returns
+-- a list of problems, the number of runs, how many ended in the memory
+-- error, and the total.
+function W.walk(args, input, opts)
+  opts = opts or {}
+  local total, normal = W.count(args, input)
+  local stride = opts.stride or 1
+  local shared = opts.full and 0 or W.base()
+  local sharedstride = 20
+  -- every N with the plain build (make test); a sample of about 100
+  -- with the ASan build (each start costs it ~70 ms) and of 5 under
+  -- valgrind (each costs a second)
+  if T.hostwrap and T.hostwrap ~= "" then
+    stride = math.max(stride, total // 5)
+    shared, sharedstride = 0, stride
+  elseif os.getenv("NB_BUILD") then
+    stride = math.max(stride, total // 100)
+    shared, sharedstride = 0, stride
+  end
+  local d = T.tmpdir()
+  local inp = "/dev/null"
+  if input then
+    inp = d .. "/in"
+    T.writefile(inp, input)
+  end
+  local env = "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=1"
+  local script = string.format([[
+    n=1
+    while [ $n -le %d ]; do
+      %s NETBASICS_FAILALLOC=$n %s %s <%s >/dev/null 2>%s/err.$n
+      echo "$n $?"
+      if [ $n -lt %d ]; then n=$((n + %d)); else n=$((n + %d)); fi
+    done]], total + 1, env, T.hostcmd(), args, T.shquote(inp), d, shared,
+    sharedstride, stride)
+  local r = T.run(script)
+  local problems, runs, oom = {}, 0, 0
+  for n, code in r.out:gmatch("(%d+) (%d+)") do
+    n, code = tonumber(n), tonumber(code)
+    runs = runs + 1
+    local err = T.slurp(d .. "/err." .. n) or ""
+    local clean
+    if code == 1 and err:find("not enough memory", 1, true) then
+      clean = true
+      oom = oom + 1
+    elseif code == normal.code and err == (normal.err:gsub(
+        "netbasics: %d+ allocations\n", "")) then
+      clean = true
+    end
+    if err:find("Sanitizer") or err:find("runtime error")
+       or err:find("left open") or err:find("PANIC") then
+      clean = false
+    end
+    if not clean and #problems < 10 then
+      problems[#problems + 1] = string.format("N=%d: exit %d: %s", n, code,
+        err:sub(1, 400))
+    end
+  end
+  T.rmtree(d)
+  return problems, runs, oom, total
+end
+
+return W
