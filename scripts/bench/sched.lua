@@ -1,12 +1,13 @@
 -- scripts/bench/sched.lua (make bench): the scheduler's talk server (one
--- task per client, straight-line recvline / sendall) against a C epoll
--- server (build/bench/sched-ref, compiled here from sched-ref.c), both
--- loaded by the same C client in another process; medians of several
--- interleaved runs:
+-- task per client, straight-line recvline / sendall, as a lesson writes
+-- it) against a C epoll server (build/bench/sched-ref, compiled here from
+-- sched-ref.c), both loaded by the same C client (sched-ref client) in
+-- another process, interleaved rounds (rows: scripts/bench/lib.lua):
 --   ping-pong: 50 clients, one line in flight each (target >= 0.9x C)
 --   pipelined: 50 clients, 16 lines in flight each (target >= 0.8x C)
 -- and, in one process, 200 client tasks x ping-pong against server tasks
 -- (the whole loop: both ends are tasks; no reference, round trips/s).
+-- bench-estimate: 70 15
 -- Called with `server PORT` it is the netbasics server; with `inproc N K`
 -- the one-process run.
 package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
@@ -66,71 +67,45 @@ elseif arg[1] == "inproc" then
 end
 
 -- ---------------------------------------------------------------------
--- the orchestra
-assert(os.execute("mkdir -p build/bench && cc -O2 -o " .. REF
-  .. " scripts/bench/sched-ref.c"), "cannot compile sched-ref.c")
+-- the orchestra (rows in scripts/bench/lib.lua's format)
+local B = dofile "scripts/bench/lib.lua"
 
-local function free_port()
-  local l = assert(net.listen("127.0.0.1", 0))
-  local _, port = l:getsockname()
-  l:close()
-  return port
-end
-
-local function wait_listen(port)
-  for _ = 1, 5000 do
-    for _, c in ipairs(assert(net.connections())) do
-      if c.local_port == port and c.state == "LISTEN" then return end
-    end
-    os.execute("sleep 0.005")
+B.main(function()
+  local REFBIN = B.cc("sched-ref")
+  assert(REFBIN == REF)
+  local servers = {
+    C = REF .. " server",
+    ["netbasics tasks"] = "lua5.4 scripts/bench/sched.lua server",
+  }
+  local impls = { "C", "netbasics tasks" }
+  for _, w in ipairs {
+    { id = "sched-pingpong", depth = 1, target = 0.9,
+      title = CLIENTS .. " clients, one line in flight (recvline/sendall "
+        .. "tasks)" },
+    { id = "sched-pipelined", depth = 16, target = 0.8,
+      title = CLIENTS .. " clients, 16 lines in flight (recvline/sendall "
+        .. "tasks)" },
+  } do
+    B.workload { id = w.id, title = w.title, unit = "round trips/s",
+      better = "higher", ref = "C" }
+    B.note(w.id, ("target: netbasics tasks >= %.2f x C"):format(w.target))
+    B.rounds(w.id, B.n(RUNS, 2), impls, function(impl)
+      local port = B.free_port()
+      local srv = B.server("exec " .. B.pin("server") .. servers[impl]
+        .. " " .. port, port)
+      local ok, out = pcall(B.sh, ("%s%s client %d %d %d %s"):format(
+        B.pin("client"), REF, port, CLIENTS, w.depth, B.n(SECS, 1)))
+      srv:stop()
+      assert(ok, out)
+      return tonumber(out)
+    end)
   end
-  error("nothing listens on " .. port)
-end
-
-local function run(cmd)
-  local p = io.popen(cmd)
-  local out = p:read("a")
-  assert(p:close(), cmd .. " failed")
-  return out
-end
-
--- round trips per second of server command `server` (taking PORT)
-local function load(server, depth)
-  local port = free_port()
-  local pidf = os.tmpname()
-  os.execute(server .. " " .. port .. " >/dev/null 2>&1 & echo $! >" .. pidf)
-  local pid = io.open(pidf):read("l")
-  os.remove(pidf)
-  wait_listen(port)
-  local rate = tonumber(run(string.format("%s client %d %d %d %s", REF, port,
-    CLIENTS, depth, SECS)))
-  os.execute("kill " .. pid)
-  return assert(rate, "no rate")
-end
-
-local function median(t)
-  table.sort(t)
-  return t[(#t + 1) // 2]
-end
-
-local C, NB = REF .. " server", "exec lua5.4 scripts/bench/sched.lua server"
-for _, depth in ipairs({ 1, 16 }) do
-  local c, n = {}, {}
-  for i = 1, RUNS do
-    c[i] = load(C, depth)
-    n[i] = load(NB, depth)
-  end
-  local mc, mn = median(c), median(n)
-  print(string.format("talk, %d clients, %d line%s in flight (median of %d):",
-    CLIENTS, depth, depth > 1 and "s" or "", RUNS))
-  print(string.format("  C epoll server    %9.0f /s", mc))
-  print(string.format("  netbasics tasks   %9.0f /s   %.2fx C (target >= %.2f)",
-    mn, mn / mc, depth == 1 and 0.9 or 0.8))
-end
-local r = {}
-for i = 1, RUNS do
-  r[i] = tonumber(run("lua5.4 scripts/bench/sched.lua inproc 200 100"))
-end
-print(string.format("one process, 200 client tasks x 100 ping-pong lines "
-  .. "against server tasks: %.0f round trips/s (median of %d)", median(r),
-  RUNS))
+  B.workload { id = "sched-inproc", title = "one process: 200 client "
+    .. "tasks x 100 ping-pong lines against server tasks",
+    unit = "round trips/s", better = "higher", ref = "-",
+    placement = B.where("solo") }
+  B.rounds("sched-inproc", B.n(RUNS, 2), { "netbasics tasks" }, function()
+    return tonumber(B.sh(B.pin("solo")
+      .. "lua5.4 scripts/bench/sched.lua inproc 200 100"))
+  end)
+end)
