@@ -91,7 +91,7 @@ B.main(function()
     B.note(w.id, ("target: netbasics tasks >= %.2f x C"):format(w.target))
     B.rounds(w.id, B.n(RUNS, 2), impls, function(impl)
       local port = B.free_port()
-      local srv = B.server("exec " .. B.pin("server") .. servers[impl]
+      local srv = B.server(B.pin("server") .. servers[impl]
         .. " " .. port, port)
       local ok, out = pcall(B.sh, ("%s%s client %d %d %d %s"):format(
         B.pin("client"), REF, port, CLIENTS, w.depth, B.n(SECS, 1)))
