@@ -26,11 +26,12 @@ static unsigned get16(const unsigned char *p) {
 ** ** A name we hand on is a host name's text: at most 253 characters (255
 ** octets on the wire, RFC 1035 2.3.4) and nothing ares_expand_name had
 ** to escape (\DDD for a control or other unprintable byte, \. for a dot
-** inside a label). A server that sends more gets "malformed", not a
-** name that a lesson would print or connect to.
+** inside a label), and no space. A server that sends more gets
+** "malformed", not a name that a lesson would print or connect to.
 */
 static int name_ok(const char *s) {
-  return strlen(s) <= 253 && strchr(s, '\\') == NULL;
+  /* ares_expand_name passes a space through as it is: refuse it too */
+  return strlen(s) <= 253 && strpbrk(s, "\\ ") == NULL;
 }
 
 static int read_name(const unsigned char *buf, size_t len, size_t pos,
