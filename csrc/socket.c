@@ -66,10 +66,35 @@ nb_sock *nb_newsock(lua_State *L, int family, int type) {
   return s;
 }
 
+/*
+** ** Answers a task held back (sockio.c) that the kernel could not take
+** at once when the socket is released outside that task (its task ended
+** without closing it, or the collector took it): wait for the kernel
+** here, blocking, rather than drop them. Bounded by the socket's timeout,
+** or NB_LINGER_MAX seconds without one; only a peer that stopped reading
+** makes this wait at all.
+*/
+#define NB_LINGER_MAX 10.0
+
+static void flush_linger(nb_sock *s) {
+  double limit = s->timeout >= 0 && s->timeout < NB_LINGER_MAX
+                 ? s->timeout : NB_LINGER_MAX;
+  double deadline = nb_now() + limit;
+  while (nb_flush_now(s) == EAGAIN) {
+    struct pollfd p;
+    double left = deadline - nb_now();
+    if (left <= 0) break;
+    p.fd = s->fd;
+    p.events = POLLOUT;
+    p.revents = 0;
+    if (poll(&p, 1, (int)(left * 1000) + 1) < 0 && errno != EINTR) break;
+  }
+}
+
 /* the one release function: close(), __gc and __close */
 void nb_sock_release(nb_sock *s) {
   if (s->fd >= 0 && s->wlen > s->wpos)
-    nb_flush_now(s);  /* held output: what the kernel takes at once */
+    flush_linger(s);  /* held output goes before the descriptor */
   nb_wbuf_free(s);
   if (s->fd >= 0) {
     nb_loop_forget(s->fd);  /* wakes a task waiting on it */

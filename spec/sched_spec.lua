@@ -561,3 +561,43 @@ describe("downloads in tasks", function()
       .. ": deadline reached", msg)
   end)
 end)
+
+describe("answers held back in a task", function()
+  -- a client sends many lines and reads nothing for a while; the task
+  -- answers a fixed number of them and ends without closing its socket,
+  -- with the kernel's buffers full and answers held back: they must all
+  -- arrive once the client reads (nothing is lost at release)
+  it("reach a slow reader after the task ended without closing", function()
+    local N = 60000
+    local l = assert(net.listen("127.0.0.1", 0))
+    local _, port = l:getsockname()
+    local client = T.spawn("python3 -c " .. T.shquote([[
+import socket, sys, threading, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+line = b"x" * 200 + b"\n"
+threading.Thread(target=lambda: s.sendall(line * (int(sys.argv[2]) + 50)),
+                 daemon=True).start()
+time.sleep(1.5)
+data = b""
+while True:
+    b = s.recv(1 << 16)
+    if not b: break
+    data += b
+print(data.count(b"You said "))
+]]) .. " " .. port .. " " .. N)
+    finally(function() client:stop() l:close() end)
+    net.spawn(function()
+      local c = assert(l:accept())
+      for _ = 1, N do
+        local line = assert(c:recvline())
+        assert(c:sendall("You said " .. line .. "\n"))
+      end
+      -- ends here, c still open: released by the loop or the collector
+    end)
+    net.run()
+    collectgarbage()
+    collectgarbage()
+    assert.equal(0, client:wait(30))
+    assert.equal(N .. "\n", client:out())
+  end)
+end)
