@@ -36,7 +36,7 @@ T.lua = os.getenv("NB_LUA") or "lua5.4"
 
 -- a fresh temporary folder, removed by T.rmtree
 function T.tmpdir()
-  local p = io.popen("mktemp -d /tmp/nbtest.XXXXXX")
+  local p = io.popen('mktemp -d "${TMPDIR:-/tmp}/nbtest.XXXXXX"')
   local d = p:read("l")
   p:close()
   return d
