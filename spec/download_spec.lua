@@ -6,28 +6,7 @@ local T = require "nbtest"
 local W = require "webserver"
 local net = require "netbasics"
 
-local function sha256(path)
-  local r = T.run("sha256sum " .. T.shquote(path))
-  assert(r.code == 0, r.err)
-  return r.out:match("^(%x+)")
-end
-
-local function randomdata(n)
-  local f = assert(io.open("/dev/urandom", "rb"))
-  local s = f:read(n)
-  f:close()
-  return s
-end
-
--- the names in a folder, hidden ones too, sorted
-local function ls(d)
-  local t = {}
-  local p = io.popen("ls -A " .. T.shquote(d))
-  for l in p:lines() do t[#t + 1] = l end
-  p:close()
-  table.sort(t)
-  return t
-end
+local sha256, randomdata, ls = T.sha256, T.randomdata, T.ls
 
 local function mode(path)
   return T.run("stat -c %a " .. T.shquote(path)).out:match("%d+")

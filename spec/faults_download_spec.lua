@@ -47,14 +47,7 @@ while True:
   }
 end
 
-local function ls(dir)
-  local names = {}
-  local p = io.popen("ls -A " .. T.shquote(dir))
-  for n in p:lines() do names[#names + 1] = n end
-  p:close()
-  table.sort(names)
-  return names
-end
+local ls = T.ls
 
 describe("faults: downloads", function()
   local dir, srv

@@ -5,18 +5,7 @@ local T = require "nbtest"
 local W = require "webserver"
 local net = require "netbasics"
 
-local function sha256(path)
-  local r = T.run("sha256sum " .. T.shquote(path))
-  assert(r.code == 0, r.err)
-  return r.out:match("^(%x+)")
-end
-
-local function randomdata(n)
-  local f = assert(io.open("/dev/urandom", "rb"))
-  local s = f:read(n)
-  f:close()
-  return s
-end
+local sha256, randomdata = T.sha256, T.randomdata
 
 -- the sockets this process holds (what a transfer could leak)
 local function sockets()

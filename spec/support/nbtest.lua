@@ -181,6 +181,31 @@ function Proc:stop()
   T.rmtree(self.dir)
 end
 
+-- the sha256 of a file, in hex
+function T.sha256(path)
+  local r = T.run("sha256sum " .. shquote(path))
+  assert(r.code == 0, r.err)
+  return r.out:match("^(%x+)")
+end
+
+-- n random bytes
+function T.randomdata(n)
+  local f = assert(io.open("/dev/urandom", "rb"))
+  local s = f:read(n)
+  f:close()
+  return s
+end
+
+-- the names in a folder, hidden ones too, sorted
+function T.ls(dir)
+  local names = {}
+  local p = io.popen("ls -A " .. shquote(dir))
+  for n in p:lines() do names[#names + 1] = n end
+  p:close()
+  table.sort(names)
+  return names
+end
+
 -- this process's open descriptors
 function T.fdcount()
   local n = 0
