@@ -91,11 +91,34 @@ static void flush_linger(nb_sock *s) {
   }
 }
 
+/*
+** ** Input the program never read, still in the kernel at close, makes
+** Linux answer with a reset instead of an orderly end, and a reset throws
+** away what the peer had not read yet of our answers. Take that input
+** first (what is already there, never waiting; at most NB_DISCARD_MAX
+** bytes) so the peer gets all that was written and then end of file, as
+** nginx's lingering close does. Input arriving after the close still
+** gets a reset: that is TCP.
+*/
+#define NB_DISCARD_MAX (4u << 20)
+
+static void discard_input(nb_sock *s) {
+  char sink[8192];
+  size_t total = 0;
+  while (total < NB_DISCARD_MAX) {
+    ssize_t r = recv(s->fd, sink, sizeof sink, MSG_DONTWAIT);
+    if (r > 0) total += (size_t)r;
+    else if (r < 0 && errno == EINTR) continue;
+    else break;  /* end of file, nothing more now, or not connected */
+  }
+}
+
 /* the one release function: close(), __gc and __close */
 void nb_sock_release(nb_sock *s) {
   if (s->fd >= 0 && s->wlen > s->wpos)
     flush_linger(s);  /* held output goes before the descriptor */
   nb_wbuf_free(s);
+  if (s->fd >= 0 && s->type == SOCK_STREAM) discard_input(s);
   if (s->fd >= 0) {
     nb_loop_forget(s->fd);  /* wakes a task waiting on it */
     close(s->fd);  /* no retry on EINTR: Linux has closed it anyway */

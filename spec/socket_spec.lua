@@ -464,6 +464,36 @@ c.close()
   end)
 end)
 
+describe("s:close", function()
+  -- the peer sent something never read: close still ends in order (all
+  -- that was written, then end of file), not with a reset that throws
+  -- away the answer the peer has not read yet
+  it("after unread input gives the peer the whole answer, then EOF",
+    function()
+      local l, port = ourlistener()
+      local p = T.spawn("python3 -c " .. T.shquote(string.format([[
+import socket, time
+s = socket.create_connection(("127.0.0.1", %d))
+s.sendall(b"q" * 1000)
+time.sleep(0.5)
+n = 0
+while True:
+    b = s.recv(65536)
+    if not b: break
+    n += len(b)
+print(n)
+]], port)))
+      finally(function() stopall(p) l:close() end)
+      local a = assert(l:accept())
+      a:settimeout(10)
+      assert.equal(a, net.select({ a }, nil, 10)[1])  -- the 1000 bytes
+      assert.is_true(a:sendall(("r"):rep(4 * 1024 * 1024)))
+      a:close()
+      assert.equal(0, p:wait(20), p:err())
+      assert.equal(4 * 1024 * 1024 .. "\n", p:out())
+    end)
+end)
+
 describe("UDP", function()
   it("sends to socat and receives from it", function()
     local port = T.free_port("udp")
