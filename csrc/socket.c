@@ -38,7 +38,21 @@
 ** The socket userdata
 ** ------------------------------------------------------------------ */
 
+/*
+** The socket functions (methods, metamethods and module functions of this
+** file) carry the socket metatable as upvalue 2: comparing with it is
+** much cheaper than luaL_checkudata's lookup of the name in the registry,
+** and it runs twice per line in a talk loop. Other callers (no such
+** upvalue: no C function of ours has more than one other) take the
+** general way.
+*/
 nb_sock *nb_tosock(lua_State *L, int i) {
+  void *p = lua_touserdata(L, i);
+  if (p != NULL && lua_getmetatable(L, i)) {
+    int same = lua_rawequal(L, -1, lua_upvalueindex(2));
+    lua_pop(L, 1);
+    if (same) return (nb_sock *)p;
+  }
   return (nb_sock *)luaL_checkudata(L, i, NB_SOCKET_T);
 }
 
@@ -610,19 +624,21 @@ void nb_open_socket(lua_State *L) {
   lua_pushcfunction(L, nb_scratch_gc);
   lua_setfield(L, -2, "__gc");
   lua_setmetatable(L, -2);
-  /* the socket metatable: methods in __index, all sharing the scratch */
-  luaL_newmetatable(L, NB_SOCKET_T);
+  /* the socket metatable: methods in __index, all sharing the scratch
+  ** (upvalue 1) and the metatable itself (upvalue 2, for nb_tosock) */
+  luaL_newmetatable(L, NB_SOCKET_T);              /* scratch, mt */
   lua_pushvalue(L, -2);
-  luaL_setfuncs(L, sock_meta, 1);
+  lua_pushvalue(L, -2);
+  luaL_setfuncs(L, sock_meta, 2);
   lua_createtable(L, 0, sizeof sock_methods / sizeof sock_methods[0]);
   lua_pushvalue(L, -3);
-  luaL_setfuncs(L, sock_methods, 1);
+  lua_pushvalue(L, -3);
+  luaL_setfuncs(L, sock_methods, 2);
   lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
   /* module functions */
-  lua_pushvalue(L, t);
-  lua_insert(L, -2);  /* table, scratch */
-  luaL_setfuncs(L, net_funcs, 1);
+  lua_pushvalue(L, t);                            /* scratch, mt, net */
+  lua_insert(L, -3);                              /* net, scratch, mt */
+  luaL_setfuncs(L, net_funcs, 2);
   lua_pop(L, 1);
   for (i = 0; constants[i].name; i++) {
     lua_pushinteger(L, constants[i].value);
