@@ -5,7 +5,7 @@
 --   1 GiB to a file   curl -o FILE; net.download; Python urllib reading
 --                     64 KiB blocks into a file; LuaSocket http.request
 --                     with an ltn12 file sink
---   1 GiB to memory   curl -o /dev/null (nothing kept: the limit);
+--   100 MiB to memory curl -o /dev/null (nothing kept: the limit);
 --                     net.fetch; Python r.read(); LuaSocket
 --                     http.request(url) (the body as a string)
 --   1 GiB to a file on disk (/tmp), where net.download's fsync counts
@@ -23,6 +23,7 @@ local W = require "webserver"
 
 local MiB = 1024 * 1024
 local BIG = B.n(1024, 32) * MiB
+local MID = B.n(100, 32) * MiB  -- to memory: the issue's 100 MB
 
 local PY = [[
 import sys, time, urllib.request
@@ -62,13 +63,9 @@ print(gettime() - t)
 
 local NB = [[
 local net = require "netbasics"
-local function now()
-  local p = io.popen("date +%%s.%%N") local s = p:read("l") p:close()
-  return tonumber(s)
-end
-local t = now()
+local t = net.now()
 local r = assert(net.%s(%q%s))
-local d = now() - t
+local d = net.now() - t
 assert(r.bytes == %d, "short: " .. r.bytes)
 print(d)
 ]]
@@ -84,6 +81,8 @@ B.main(function()
       :match("%-c (%d+)"), pid))
   end
   B.sh(("head -c %d /dev/urandom > %s"):format(BIG, web:file("big.bin")))
+  B.sh(("head -c %d %s > %s"):format(MID, web:file("big.bin"),
+    web:file("mid.bin")))
   local base = (io.open("/dev/shm") and "/dev/shm") or "/tmp"
   local shm = B.sh("mktemp -d " .. base .. "/nbbench.XXXXXX"):match("%S+")
   B.finally(function() os.execute("rm -rf " .. shm) end)
@@ -91,7 +90,6 @@ B.main(function()
   B.finally(function() os.execute("rm -rf " .. disk) end)
   T.writefile(shm .. "/py.py", PY)
   T.writefile(shm .. "/ls.lua", LS)
-  local url = web:url("/big.bin")
   local cli = B.pin("client")
 
   -- run `cmd` under /usr/bin/time: seconds it printed, peak RSS KiB
@@ -104,28 +102,32 @@ B.main(function()
     table.insert(rss[impl], tonumber(r.err:match("rss (%d+)")))
     return tonumber(r.out:match("([%d.]+)%s*$"))
   end
-  local function nb(fn, dest)
+  local function nb(fn, url, dest, bytes)
     local script = shm .. "/nb.lua"
     T.writefile(script, NB:format(fn, url, dest and (", %q"):format(dest)
-      or "", BIG))
+      or "", bytes))
     return T.host .. " " .. script
   end
+  -- to a file (dest) the 1 GiB file, to memory (no dest) the 100 MiB one
   local function run(impl, dest)
     local memory = dest == nil
+    local bytes = memory and MID or BIG
+    local url = web:url(memory and "/mid.bin" or "/big.bin")
     local s
     if impl:match("^curl") then
       s = timed(impl, ("curl -s --noproxy '*' -o %s -w '%%{time_total}' %s")
         :format(dest or "/dev/null", url), dest)
     elseif impl:match("^netbasics") then
-      s = timed(impl, nb(memory and "fetch" or "download", dest), dest)
+      s = timed(impl, nb(memory and "fetch" or "download", url, dest, bytes),
+        dest)
     elseif impl:match("^Python") then
       s = timed(impl, ("%s %s/py.py %s %s %d"):format(B.python, shm, url,
-        dest or "-", BIG), dest)
+        dest or "-", bytes), dest)
     else
       s = timed(impl, ("lua5.4 %s/ls.lua %s %s %d"):format(shm, url,
-        dest or "-", BIG), dest)
+        dest or "-", bytes), dest)
     end
-    return BIG / MiB / s
+    return bytes / MiB / s
   end
   local function rssnote(id, impls)
     local parts = {}
@@ -140,6 +142,7 @@ B.main(function()
   end
 
   local size = BIG >= 1024 * MiB and "1 GiB" or (BIG // MiB) .. " MiB"
+  local midsize = (MID // MiB) .. " MiB"
   local rounds = B.n(3, 2)
   local impls = { "curl -o FILE", "netbasics net.download",
     "Python 3 urllib", "LuaSocket socket.http" }
@@ -154,7 +157,8 @@ B.main(function()
 
   impls = { "curl -o /dev/null", "netbasics net.fetch", "Python 3 urllib",
     "LuaSocket socket.http" }
-  B.workload { id = "dl-mem", title = "HTTP download " .. size .. " to memory",
+  B.workload { id = "dl-mem",
+    title = "HTTP download " .. midsize .. " to memory",
     unit = "MiB/s", better = "higher", ref = "curl -o /dev/null",
     note = "the body kept as one string (bytes), except by curl, which "
       .. "throws it away; target net.fetch >= 1.2x curl -o /dev/null" }
