@@ -2,7 +2,11 @@
 ** common.c: helpers every family shares; linked into netbasics.core,
 ** netbasics.fetch and the host.
 */
+#include <errno.h>
 #include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "netbasics.h"
 
@@ -58,4 +62,55 @@ void nb_open_common(lua_State *L) {
       == LUA_TLIGHTUSERDATA)
     nb_interrupt_flag = (volatile sig_atomic_t *)lua_touserdata(L, -1);
   lua_pop(L, 1);
+}
+
+/* ---------------------------------------------------------------------
+** C allocations (netbasics.h). The count is atomic: libcurl's resolver
+** thread allocates too.
+** ------------------------------------------------------------------ */
+
+static int c_mode = -1;            /* -1 unread, 0 plain, 1 counting */
+static unsigned long c_failat;     /* 0: never fail */
+static unsigned long c_count;      /* requests so far */
+
+static void c_report(void) {
+  fprintf(stderr, "netbasics: %lu C allocations\n",
+          __atomic_load_n(&c_count, __ATOMIC_RELAXED));
+}
+
+static int c_fails(void) {
+  unsigned long n;
+  if (c_mode < 0) {
+    const char *e = getenv("NETBASICS_FAILMALLOC");
+    if (e != NULL) {
+      c_failat = strtoul(e, NULL, 10);
+      if (c_failat == 0) atexit(c_report);
+    }
+    c_mode = e != NULL;
+  }
+  if (c_mode == 0) return 0;
+  n = __atomic_add_fetch(&c_count, 1, __ATOMIC_RELAXED);
+  if (n != c_failat) return 0;
+  fprintf(stderr, "netbasics: C allocation %lu failed on purpose\n", n);
+  errno = ENOMEM;  /* as malloc's failure sets it */
+  return 1;
+}
+
+void *nb_malloc(size_t n) {
+  return c_fails() ? NULL : malloc(n);
+}
+
+void *nb_calloc(size_t n, size_t size) {
+  return c_fails() ? NULL : calloc(n, size);
+}
+
+void *nb_realloc(void *p, size_t n) {
+  return c_fails() ? NULL : realloc(p, n);
+}
+
+char *nb_strdup(const char *s) {
+  size_t n = strlen(s) + 1;
+  char *p = (char *)nb_malloc(n);
+  if (p != NULL) memcpy(p, s, n);
+  return p;
 }

@@ -8,6 +8,7 @@
 #include <ares.h>
 
 #include "dnsmsg.h"
+#include "netbasics.h"
 
 #define HEADER_LEN 12
 #define RR_FIXED 10      /* type, class, ttl, rdlength */
@@ -130,7 +131,7 @@ int nb_dns_walk(const unsigned char *buf, size_t len, nb_dns_msg *m) {
   if (ancount > (len - HEADER_LEN) / (1 + RR_FIXED))
     return NB_DNS_EMALFORMED;
   if (ancount > 0) {
-    m->rr = malloc(ancount * sizeof *m->rr);
+    m->rr = nb_malloc(ancount * sizeof *m->rr);
     if (m->rr == NULL)
       return NB_DNS_ENOMEM;
   }

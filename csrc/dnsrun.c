@@ -175,6 +175,18 @@ int nb_dns_start(dns_run *r, int from, void (*closed)(int fd)) {
   int mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES
              | ARES_OPT_SOCK_STATE_CB;
   int i, st;
+  static int ares_ready = 0;
+  if (!ares_ready) {  /* c-ares' memory from ours (netbasics.h) */
+    st = ares_library_init_mem(ARES_LIB_INIT_ALL, nb_malloc, free,
+                               nb_realloc);
+    if (st != ARES_SUCCESS) {
+      r->outcome = RUN_ESETUP;
+      r->setup_status = st;
+      r->ch = NULL;
+      return -1;
+    }
+    ares_ready = 1;
+  }
   memset(&o, 0, sizeof o);
   /* NOCHECKRESP: let SERVFAIL and REFUSED reach us, as nslookup shows */
   o.flags = ARES_FLAG_NOCHECKRESP | ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES;

@@ -187,8 +187,8 @@ static void check_optnames(lua_State *L, int opts) {
 }
 
 #define SET(opt, val) \
-  do { if (curl_easy_setopt(x->easy, opt, val) != CURLE_OK) goto setfail; } \
-  while (0)
+  do { if ((setrc = curl_easy_setopt(x->easy, opt, val)) != CURLE_OK) \
+         goto setfail; } while (0)
 
 /*
 ** ** The request's headers: a table name = value. "Name: value" lines
@@ -212,7 +212,7 @@ static const char *add_headers(lua_State *L, xfer *x, int t) {
       lua_pop(L, 1);
       return why;  /* the name stays on top */
     }
-    line = malloc(nl + vl + 3);
+    line = nb_malloc(nl + vl + 3);
     if (line == NULL)
       luaL_error(L, "not enough memory");  /* x is freed by __gc */
     memcpy(line, name, nl);
@@ -252,6 +252,7 @@ static int xfer_setup(lua_State *L, xfer *x, const char *verb, int u,
   const char *method = NULL, *body = NULL, *ua = NB_USER_AGENT, *cafile;
   size_t bodylen = 0;
   int insecure, compressed, e;
+  CURLcode setrc = CURLE_OK;  /* SET's */
 
   if (opts) {
     luaL_checktype(L, opts, LUA_TTABLE);
@@ -328,7 +329,7 @@ static int xfer_setup(lua_State *L, xfer *x, const char *verb, int u,
         && !S_ISLNK(st.st_mode))
       return nb_fail(L, "io", "%s %s to %s: not a regular file (a device, "
                      "a pipe or a socket): not replaced", verb, shown, path);
-    if ((x->path = strdup(path)) == NULL)
+    if ((x->path = nb_strdup(path)) == NULL)
       return luaL_error(L, "not enough memory");
     if ((e = nb_xfer_tmpfile(x)) != 0)
       return nb_fail(L, "io", "%s %s to %s: cannot create a file beside "
@@ -353,11 +354,10 @@ static int xfer_setup(lua_State *L, xfer *x, const char *verb, int u,
     }
   }
 
-  nb_curl_init();
-  if ((x->easy = curl_easy_init()) == NULL
+  if (nb_curl_init() != 0 || (x->easy = curl_easy_init()) == NULL
       || (x->multi = curl_multi_init()) == NULL) {
-    nb_xfer_release(x);
-    return luaL_error(L, "cannot start libcurl");
+    nb_xfer_release(x);  /* (what fails here is memory) */
+    return luaL_error(L, "cannot start libcurl: not enough memory");
   }
   SET(CURLOPT_ERRORBUFFER, x->errbuf);
   SET(CURLOPT_NOSIGNAL, 1L);
@@ -416,11 +416,13 @@ static int xfer_setup(lua_State *L, xfer *x, const char *verb, int u,
       SET(CURLOPT_CUSTOMREQUEST, method);
   }
   if (curl_multi_add_handle(x->multi, x->easy) != CURLM_OK) {
-    nb_xfer_release(x);
-    return luaL_error(L, "cannot start libcurl");
+    nb_xfer_release(x);  /* (what fails here is memory) */
+    return luaL_error(L, "cannot start libcurl: not enough memory");
   }
   return 0;
 setfail:
+  if (setrc == CURLE_OUT_OF_MEMORY)  /* a string option copied */
+    return nb_fail(L, "memory", "%s %s: not enough memory", verb, shown);
   return nb_fail(L, "curl", "%s %s: %s", verb, shown,
                  x->errbuf[0] ? x->errbuf : "libcurl refused an option");
 }
@@ -646,7 +648,7 @@ static int commit_file(lua_State *L, xfer *x, const char *url) {
   }
   free(x->tmppath);  /* renamed: nothing to remove any more */
   x->tmppath = NULL;
-  if ((dir = strdup(x->path)) != NULL) {
+  if ((dir = nb_strdup(x->path)) != NULL) {
     slash = strrchr(dir, '/');
     if (slash == dir)
       slash[1] = '\0';

@@ -97,7 +97,7 @@ static void *grow(void *p, int *cap, int need, size_t size) {
   int n = *cap ? *cap : 16;
   void *q;
   while (n < need) n *= 2;
-  q = realloc(p, (size_t)n * size);
+  q = nb_realloc(p, (size_t)n * size);
   if (q == NULL) return NULL;
   *cap = n;
   return q;
@@ -211,8 +211,8 @@ static void unwait(nb_task *t) {
 static int ring_push(nb_task *t) {
   if (loop.rcount == loop.rcap) {
     int old = loop.rcap, i;
-    nb_task **r = (nb_task **)malloc(sizeof *r * (size_t)(old ? old * 2
-                                                          : 64));
+    nb_task **r = (nb_task **)nb_malloc(sizeof *r
+                                        * (size_t)(old ? old * 2 : 64));
     if (r == NULL) return -1;
     for (i = 0; i < loop.rcount; i++)
       r[i] = loop.ring[(loop.rhead + i) % old];
@@ -245,10 +245,18 @@ static void make_ready(nb_task *t) {
   }
 }
 
-/* register fd for task t in direction dir */
+/* register fd for task t in direction dir: 0, -1 (no memory, or epoll
+** failed: errno says which) or -2 (another task waits on it) */
 static int fd_wait(nb_task *t, int fd, int dir) {
   nb_task **slot;
-  if (fd < 0 || fd_room(fd) != 0) return -1;
+  if (fd < 0) {
+    errno = EBADF;
+    return -1;
+  }
+  if (fd_room(fd) != 0) {
+    errno = ENOMEM;
+    return -1;
+  }
   slot = dir == D_READ ? loop.rd : loop.wr;
   if (slot[fd] != NULL && slot[fd] != t) return -2;  /* busy */
 #ifdef __linux__
@@ -272,14 +280,20 @@ static int fd_wait(nb_task *t, int fd, int dir) {
   if (t->nfds == t->fdcap) {
     waitfd_s *f;
     if (t->fds == &t->fd1) {
-      f = (waitfd_s *)malloc(sizeof *f * 8);
-      if (f == NULL) return -1;
+      f = (waitfd_s *)nb_malloc(sizeof *f * 8);
+      if (f == NULL) {
+        errno = ENOMEM;
+        return -1;
+      }
       f[0] = t->fd1;
       t->fdcap = 8;
     } else {
       int cap = t->fdcap;
       f = (waitfd_s *)grow(t->fds, &cap, t->nfds + 1, sizeof *f);
-      if (f == NULL) return -1;
+      if (f == NULL) {
+        errno = ENOMEM;
+        return -1;
+      }
       t->fdcap = cap;
     }
     t->fds = f;
@@ -399,7 +413,7 @@ static int park(lua_State *L, nb_task *t, double deadline) {
 int nb_task_waitfd(lua_State *L, nb_task *t, int fd, short events,
                    double deadline) {
   double dl;
-  int hfd;
+  int hfd, r;
   if (deadline == 0) return ETIMEDOUT;   /* settimeout(0): never wait */
   if (t->expired) return ETIMEDOUT;
   if (nb_flush_held(t, &hfd) == EAGAIN) {
@@ -411,9 +425,15 @@ int nb_task_waitfd(lua_State *L, nb_task *t, int fd, short events,
   dl = earliest(t->opdl, t->limit);
   if (dl >= 0 && dl <= now()) return ETIMEDOUT;
   if (!lua_isyieldable(L)) return 0;
-  if (fd_wait(t, fd, (events & POLLOUT) ? D_WRITE : D_READ) != 0) {
+  r = fd_wait(t, fd, (events & POLLOUT) ? D_WRITE : D_READ);
+  if (r != 0) {
+    int e = errno;
     unwait(t);
-    return 0;  /* the caller waits in poll(), blocking the loop */
+    /* out of memory (or epoll refused): the call fails; waiting in
+    ** poll() instead would stop every other task, maybe the one this
+    ** call waits for */
+    if (r == -1) return e != 0 ? e : ENOMEM;
+    return 0;  /* busy: the caller waits in poll(), blocking the loop */
   }
   park(L, t, dl);
   return 0;
@@ -729,18 +749,29 @@ static int net_spawn(lua_State *L) {
 
 /* net.run([task]): run until every task is done or net.stop() (or, with
 ** a task, until that one is done) */
+static int run_protected(lua_State *L) {
+  run(L);
+  return 0;
+}
+
+/* net.run([task]): an error out of the loop itself (out of memory,
+** Ctrl-C) leaves it stopped, not running, and goes on up */
 static int net_run(lua_State *L) {
   nb_task *until = lua_isnoneornil(L, 1) ? NULL : totask(L, 1);
   nb_task *saved = loop.until;
+  int st;
   if (loop.running)
     return luaL_error(L, "net.run: the loop is already running");
+  lua_pushcfunction(L, run_protected);
   loop.running = 1;
   loop.stop = 0;
   loop.until = until;
-  run(L);
+  st = lua_pcall(L, 0, 0, 0);
   loop.until = saved;
   loop.running = 0;
   loop.stop = 0;
+  loop.current = NULL;
+  if (st != LUA_OK) return lua_error(L);
   lua_pushboolean(L, 1);
   return 1;
 }

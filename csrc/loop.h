@@ -23,7 +23,10 @@ nb_task *nb_task_of(lua_State *L);
 ** C function that called it is called again from the start, with the
 ** same arguments, once the wait is over. Then, if the time was up, this
 ** returns ETIMEDOUT at once so the call gives its usual timeout failure.
-** Returns 0 only when `L` cannot yield (then the caller polls as usual).
+** Returns ENOMEM (or epoll's errno) when the loop cannot take the wait:
+** the call fails with it. Returns 0 when `L` cannot yield, or another
+** task already waits on `fd` the same way (then the caller polls as
+** usual).
 */
 int nb_task_waitfd(lua_State *L, nb_task *t, int fd, short events,
                    double deadline);

@@ -55,6 +55,22 @@ void nb_open_common(lua_State *L);
 void nb_checkinterrupt(lua_State *L);
 
 /*
+** The C side's memory: every block our C code takes, and libcurl's and
+** c-ares' own (given to curl_global_init_mem and ares_library_init_mem),
+** comes from these. Plain malloc and friends, except for tests: with
+** NETBASICS_FAILMALLOC=N in the environment the Nth request (counted in
+** each C module: netbasics.core and netbasics.curl) returns NULL once,
+** with a line on stderr saying so, so a spec can walk N over every
+** request and see each failure handled. NETBASICS_FAILMALLOC=0 fails
+** nothing and prints the count when the module is unloaded. Blocks are
+** freed with free().
+*/
+void *nb_malloc(size_t n);
+void *nb_calloc(size_t n, size_t size);
+void *nb_realloc(void *p, size_t n);
+char *nb_strdup(const char *s);
+
+/*
 ** Plain-C parsers for outside input (no Lua types: fuzzers call them).
 ** Strict: decimal dotted quads only, no leading zeros, no inet_aton forms;
 ** IPv6 per RFC 4291's text forms, no zone id. They read exactly `n`

@@ -186,7 +186,7 @@ static int hold(lua_State *L, nb_sock *s, const char *d, size_t n) {
     size_t cap = s->wcap ? s->wcap * 2 : 2048;
     char *p;
     while (cap < s->wlen + n) cap *= 2;
-    p = (char *)realloc(s->wbuf, cap);
+    p = (char *)nb_realloc(s->wbuf, cap);
     if (p == NULL) return 0;
     s->wbuf = p;
     s->wcap = cap;
@@ -209,7 +209,7 @@ int nb_sock_holds(lua_State *L, nb_sock *s) {
 char *nb_scratch_get(lua_State *L, size_t want) {
   nb_scratch *sc = (nb_scratch *)lua_touserdata(L, lua_upvalueindex(1));
   if (sc->cap < want) {
-    char *p = (char *)realloc(sc->p, want);
+    char *p = (char *)nb_realloc(sc->p, want);
     if (p == NULL) {
       luaL_error(L, "not enough memory");
       return NULL;
@@ -403,7 +403,7 @@ static void pushline(lua_State *L, nb_sock *s, size_t len, size_t skip) {
 /* keep bytes [p, p+n) in the (empty) read buffer */
 static void rbuf_keep(lua_State *L, nb_sock *s, const char *p, size_t n) {
   size_t cap = n < NB_RBUF_MIN ? NB_RBUF_MIN : n;
-  char *b = (char *)malloc(cap);
+  char *b = (char *)nb_malloc(cap);
   if (b == NULL) {
     luaL_error(L, "not enough memory");
     return;
@@ -499,7 +499,7 @@ int sock_recvline(lua_State *L) {
       char *p;
       if (cap > limit && s->rcap < limit) cap = limit;
       if (cap < NB_RBUF_MIN) cap = NB_RBUF_MIN;
-      p = (char *)realloc(s->rbuf, cap);
+      p = (char *)nb_realloc(s->rbuf, cap);
       if (p == NULL) return luaL_error(L, "not enough memory");
       s->rbuf = p;
       s->rcap = cap;

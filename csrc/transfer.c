@@ -39,7 +39,7 @@ static int buf_reserve(nb_buf *b, size_t need) {
   cap = b->cap ? b->cap : 4096;
   while (cap - b->len < need)
     cap *= 2;
-  p = realloc(b->p, cap);
+  p = nb_realloc(b->p, cap);
   if (p == NULL)
     return -1;
   b->p = p;
@@ -320,7 +320,7 @@ int nb_xfer_tmpfile(xfer *x) {
   struct stat st;
   if (blen > 200)
     blen = 200;  /* stay under NAME_MAX with the suffix */
-  x->tmppath = malloc(dirlen + blen + 16);
+  x->tmppath = nb_malloc(dirlen + blen + 16);
   if (x->tmppath == NULL)
     return ENOMEM;
   sprintf(x->tmppath, "%.*s.%.*s.XXXXXX", (int)dirlen, x->path, (int)blen,
@@ -340,12 +340,17 @@ int nb_xfer_tmpfile(xfer *x) {
   return 0;
 }
 
-void nb_curl_init(void) {
+int nb_curl_init(void) {
   static int done = 0;
   if (!done) {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
+    /* libcurl's memory from ours (netbasics.h); a failure (out of
+    ** memory) is said by the caller and tried again next time */
+    if (curl_global_init_mem(CURL_GLOBAL_DEFAULT, nb_malloc, free,
+                             nb_realloc, nb_strdup, nb_calloc) != CURLE_OK)
+      return -1;
     done = 1;
   }
+  return 0;
 }
 
 /* "12.3 MiB" */

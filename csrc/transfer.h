@@ -69,8 +69,9 @@ int nb_xfer_socket(CURL *e, curl_socket_t s, int what, void *ud, void *sp);
 int nb_xfer_timer(CURLM *m, long ms, void *ud);
 int nb_xfer_closesocket(void *ud, curl_socket_t s);
 
-/* curl_global_init, once, on the first transfer */
-void nb_curl_init(void);
+/* curl_global_init_mem, once, on the first transfer: 0, or -1 when it
+** failed (out of memory) */
+int nb_curl_init(void);
 
 /* libcurl's write and header callbacks; their data is the xfer */
 size_t nb_xfer_write(char *data, size_t size, size_t nmemb, void *ud);

@@ -15,6 +15,16 @@ local function expect_clean(args, input, opts)
     .. total .. ")")
 end
 
+-- the same for C's allocations (ours, libcurl's, c-ares')
+local function expect_clean_c(args, input, opts)
+  local problems, runs, failed, total = W.cwalk(args, input, opts)
+  assert.same({}, problems)
+  -- every request, and one past the last (or a sample of them)
+  assert.is_true(runs >= math.min(total + 1, 5), "only " .. runs .. " runs")
+  assert.is_true(failed >= 1, "no run of " .. runs .. " ended in an "
+    .. "error (total " .. total .. ")")
+end
+
 describe("out of memory", function()
   it("the count of a normal run is printed, and the run is unchanged",
      function()
@@ -79,13 +89,59 @@ describe("out of memory", function()
       assert(u:bind("127.0.0.1", 0))
       local _, uport = u:getsockname()
       assert(u:sendto("ping", "127.0.0.1", uport))
-      print(u:recvfrom(10))
+      local data, from = u:recvfrom(10)
+      print(data, from)  -- (not the port: it differs from run to run)
       -- (not net.connections(): what it allocates depends on every
       -- socket of the machine, so the walk would have no fixed length)
       print(net.select({ conn }, {}, 0))
       u:close()
     ]])
     expect_clean(T.shquote(d .. "/talk.lua"))
+    expect_clean_c(T.shquote(d .. "/talk.lua"))
+  end)
+
+  it("the loop: tasks talking over loopback, a sleep and a join",
+     function()
+    local d = T.tmpdir()
+    finally(function() T.rmtree(d) end)
+    T.writefile(d .. "/tasks.lua", [[
+      local net = require "netbasics"
+      local l = assert(net.listen("127.0.0.1", 0))
+      local _, port = l:getsockname()
+      local server = net.spawn(function()
+        for _ = 1, 3 do
+          net.spawn(function(c)
+            for line in function() return c:recvline() end do
+              assert(c:sendall("You said " .. line .. "\n"))
+            end
+            c:close()
+          end, assert(l:accept()))
+        end
+        return "served 3"
+      end)
+      local clients = {}
+      for i = 1, 3 do
+        -- (bounded: a server task that failed answers nobody)
+        clients[i] = net.spawn(net.deadline, 1, function()
+          net.sleep(0.01 * i)
+          local c <close> = assert(net.connect("127.0.0.1", port))
+          assert(c:sendall("hello\nbye\n"))
+          return c:recvline() .. " / " .. c:recvline()
+        end)
+      end
+      net.spawn(function()
+        for i = 1, 3 do  -- (a failure: its first line)
+          local ok, r = clients[i]:join()
+          print(ok, (tostring(r):gsub("\n.*", "")))
+        end
+        l:close()
+      end)
+      net.run()
+      local ok, r = server:join()
+      print(ok, (tostring(r):gsub("\n.*", "")))
+    ]])
+    expect_clean(T.shquote(d .. "/tasks.lua"))
+    expect_clean_c(T.shquote(d .. "/tasks.lua"))
   end)
 
   it("resolve family: the system resolver, a lookup that is refused, "
@@ -103,6 +159,7 @@ describe("out of memory", function()
       print(net.lookup("a..b"), net.resolve("127.1"))
     ]]):format(port, port))
     expect_clean(T.shquote(d .. "/names.lua"))
+    expect_clean_c(T.shquote(d .. "/names.lua"))
   end)
 
   it("fetch family: a fetch and a download from a local server, no "
@@ -128,5 +185,9 @@ describe("out of memory", function()
     -- whatever allocation failed, no temporary file stayed behind
     local left = T.run("ls -A " .. T.shquote(d .. "/out")).out
     assert.is_true(left == "" or left == "copy.html\n", left)
+    -- and C's, one at a time: after each run, nothing but the copy
+    expect_clean_c(T.shquote(d .. "/get.lua"), nil, { after = string.format(
+      "ls -A %s | grep -vx copy.html | sed 's/^/left behind: /' >>\"$ERR\"",
+      T.shquote(d .. "/out")) })
   end)
 end)

@@ -88,4 +88,107 @@ function W.walk(args, input, opts)
   return problems, runs, oom, total
 end
 
+-- The C side (csrc/common.c): NETBASICS_FAILMALLOC=N fails the Nth C
+-- allocation request once (ours, libcurl's, c-ares'), and the script
+-- goes on. A clean result for each N: the normal exit with the normal
+-- output (the failure was absorbed, or came after the last request;
+-- table addresses aside), or with a failure where a call printed one
+-- (a line "nil<TAB>message": a call returned nil, msg, code), or exit 1
+-- with a Lua error and its traceback; no crash, no message from a
+-- sanitizer or valgrind, no descriptor left open (NETBASICS_FAILALLOC=0
+-- turns on the host's check without failing Lua's allocations). Every N
+-- up to 300 runs, a sample past that; fewer under ASan and valgrind.
+-- opts.after: a shell command run after each, which may add a line
+-- "left behind: ..." to "$ERR" (a problem).
+-- Returns the problems, the number of runs, how many ended in an error,
+-- and the count of requests.
+-- the output of a run, line by line, with table addresses taken out
+local function outlines(out)
+  local t = {}
+  for l in (out:gsub("0x%x+", "0x")):gmatch("[^\n]*") do t[#t + 1] = l end
+  return t
+end
+
+-- `out` is `normal` but for lines where a call returned a failure (a
+-- line "nil<TAB>message...", as print(net.f(...)) shows one)
+local function failures_only(normal, out)
+  local a, b = outlines(normal), outlines(out)
+  if #a ~= #b then return false end
+  for i = 1, #a do
+    if a[i] ~= b[i] and not b[i]:find("^nil\t.") then return false end
+  end
+  return true
+end
+
+function W.cwalk(args, input, opts)
+  opts = opts or {}
+  local d = T.tmpdir()
+  local inp = "/dev/null"
+  if input then
+    inp = d .. "/in"
+    T.writefile(inp, input)
+  end
+  local function strip(err)
+    return (err:gsub("netbasics: %d+ C? ?allocations\n", "")
+      :gsub("netbasics: C allocation %d+ failed on purpose\n", ""))
+  end
+  local normal = T.run("NETBASICS_FAILALLOC=0 NETBASICS_FAILMALLOC=0 "
+    .. T.hostcmd() .. " " .. args .. " <" .. T.shquote(inp))
+  local total = 0
+  for n in (normal.err or ""):gmatch("(%d+) C allocations") do
+    total = math.max(total, tonumber(n))
+  end
+  assert(total > 0, "no C allocation count: " .. tostring(normal.err))
+  local stride = math.max(1, total // 300)
+  if T.hostwrap and T.hostwrap ~= "" then
+    stride = math.max(stride, total // 5)
+  elseif os.getenv("NB_BUILD") then
+    stride = math.max(stride, total // 60)
+  end
+  local env = "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=1"
+  local script = string.format([[
+    n=1
+    while [ $n -le %d ]; do
+      %s NETBASICS_FAILALLOC=0 NETBASICS_FAILMALLOC=$n %s %s <%s \
+        >%s/out.$n 2>%s/err.$n
+      echo "$n $?"
+      ERR=%s/err.$n; %s
+      n=$((n + %d))
+    done]], total + 1, env, T.hostcmd(), args, T.shquote(inp), d, d, d,
+    opts.after or ":", stride)
+  local r = T.run(script)
+  local problems, runs, failed = {}, 0, 0
+  for n, code in r.out:gmatch("(%d+) (%d+)") do
+    n, code = tonumber(n), tonumber(code)
+    runs = runs + 1
+    local out = T.slurp(d .. "/out." .. n) or ""
+    local err = strip(T.slurp(d .. "/err." .. n) or "")
+    local clean
+    if code == normal.code and failures_only(normal.out, out)
+       and table.concat(outlines(out)) == table.concat(outlines(normal.out))
+       and err == strip(normal.err) then
+      clean = true
+    elseif code == 1 and err:find("^netbasics: ")
+       and err:find("stack traceback:", 1, true) then
+      clean = true  -- a Lua error
+      failed = failed + 1
+    elseif code == normal.code and failures_only(normal.out, out) then
+      clean = true  -- a failure returned and printed by the script
+      failed = failed + 1
+    end
+    if err:find("Sanitizer") or err:find("runtime error")
+       or err:find("left open") or err:find("PANIC")
+       or err:find("Invalid") or err:find("uninitialised")
+       or err:find("left behind: ") then
+      clean = false
+    end
+    if not clean and #problems < 10 then
+      problems[#problems + 1] = string.format("N=%d: exit %d: %s%s", n,
+        code, out:sub(1, 200), err:sub(1, 400))
+    end
+  end
+  T.rmtree(d)
+  return problems, runs, failed, total
+end
+
 return W
