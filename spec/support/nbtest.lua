@@ -3,6 +3,33 @@
 -- open descriptors. Load with `local T = require "nbtest"`.
 local T = {}
 
+-- busted keeps only the last function given to finally() in a test (the
+-- others never ran: their servers and folders were left behind). Here
+-- finally() keeps them all and runs them when the test ends, the last
+-- given first, each even when another fails (the first failure is then
+-- the test's).
+do
+  local ok, busted = pcall(require, "busted")
+  if ok and type(busted) == "table" and busted.subscribe then
+    busted.subscribe({ "test", "start" }, function(element)
+      local keep = element.env and element.env.finally
+      if keep then
+        local fns = {}
+        keep(function()
+          local first
+          for i = #fns, 1, -1 do
+            local fine, err = pcall(fns[i])
+            if not fine and first == nil then first = err end
+          end
+          if first ~= nil then error(first, 0) end
+        end)
+        element.env.finally = function(fn) fns[#fns + 1] = fn end
+      end
+      return nil, true
+    end)
+  end
+end
+
 local function shquote(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
