@@ -74,15 +74,19 @@ function T.rmtree(d)
   os.execute("rm -rf " .. shquote(d))
 end
 
+-- the file to give a command as standard input: `input` written to
+-- dir/in, or /dev/null when there is none
+function T.infile(dir, input)
+  if not input then return "/dev/null" end
+  T.writefile(dir .. "/in", input)
+  return dir .. "/in"
+end
+
 -- T.run(cmd [, input]) -> {out=, err=, code=}: a shell command with
 -- `input` on its standard input (none: /dev/null)
 function T.run(cmd, input)
   local d = T.tmpdir()
-  local inp = "/dev/null"
-  if input then
-    inp = d .. "/in"
-    T.writefile(inp, input)
-  end
+  local inp = T.infile(d, input)
   local full = string.format("(%s) <%s >%s/out 2>%s/err", cmd, shquote(inp),
     d, d)
   local _, _, code = os.execute(full)
@@ -156,11 +160,7 @@ Proc.__index = Proc
 
 function T.spawn(cmd, input)
   local d = T.tmpdir()
-  local inp = "/dev/null"
-  if input then
-    inp = d .. "/in"
-    T.writefile(inp, input)
-  end
+  local inp = T.infile(d, input)
   -- its own session and process group, so that :kill reaches the
   -- command and everything it started
   local p = io.popen(string.format(

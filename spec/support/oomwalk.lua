@@ -47,11 +47,7 @@ function W.walk(args, input, opts)
     shared, sharedstride = 0, stride
   end
   local d = T.tmpdir()
-  local inp = "/dev/null"
-  if input then
-    inp = d .. "/in"
-    T.writefile(inp, input)
-  end
+  local inp = T.infile(d, input)
   local env = "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=1"
   local script = string.format([[
     n=1
@@ -123,11 +119,7 @@ end
 function W.cwalk(args, input, opts)
   opts = opts or {}
   local d = T.tmpdir()
-  local inp = "/dev/null"
-  if input then
-    inp = d .. "/in"
-    T.writefile(inp, input)
-  end
+  local inp = T.infile(d, input)
   local function strip(err)
     return (err:gsub("netbasics: %d+ C? ?allocations\n", "")
       :gsub("netbasics: C allocation %d+ failed on purpose\n", ""))
