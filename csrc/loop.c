@@ -561,6 +561,7 @@ static void step(lua_State *L, nb_task *t) {
     lua_setiuservalue(L, ti, 2);
     finish(L, t, S_OK);
   } else if (t->cancelled) {
+    lua_resetthread(co);  /* closes its to-be-closed variables */
     lua_pushliteral(L, "task cancelled");
     lua_setiuservalue(L, ti, 2);
     finish(L, t, S_CANCELLED);
@@ -571,6 +572,9 @@ static void step(lua_State *L, nb_task *t) {
       msg = lua_pushfstring(co, "(error object is a %s value)",
                             luaL_typename(co, -1));
     luaL_traceback(L, co, msg, 0);
+    /* then its to-be-closed variables are closed, as a plain Lua error
+    ** closes them on the way out (a coroutine leaves them open) */
+    lua_resetthread(co);
     if (!*nb_interrupt_flag) {
       fprintf(stderr, "netbasics: task failed: %s\n", lua_tostring(L, -1));
       fflush(stderr);

@@ -108,21 +108,24 @@ describe("out of memory", function()
       local net = require "netbasics"
       local l = assert(net.listen("127.0.0.1", 0))
       local _, port = l:getsockname()
+      -- (<close>: a task that fails closes its socket, so that the
+      -- client hears of it at once)
       local server = net.spawn(function()
+        local ls <close> = l
         for _ = 1, 3 do
           net.spawn(function(c)
-            for line in function() return c:recvline() end do
-              assert(c:sendall("You said " .. line .. "\n"))
+            local cs <close> = c
+            for line in function() return cs:recvline() end do
+              assert(cs:sendall("You said " .. line .. "\n"))
             end
-            c:close()
-          end, assert(l:accept()))
+          end, assert(ls:accept()))
         end
         return "served 3"
       end)
       local clients = {}
       for i = 1, 3 do
         -- (bounded: a server task that failed answers nobody)
-        clients[i] = net.spawn(net.deadline, 1, function()
+        clients[i] = net.spawn(net.deadline, 3, function()
           net.sleep(0.01 * i)
           local c <close> = assert(net.connect("127.0.0.1", port))
           assert(c:sendall("hello\nbye\n"))

@@ -262,6 +262,41 @@ describe("net.spawn and net.run", function()
   end)
 end)
 
+describe("a task that fails or cancels itself", function()
+  -- as a plain Lua error closes them on its way out; a coroutine that
+  -- failed would keep them open until collected
+  it("closes its to-be-closed variables, its socket among them", function()
+    local closed = {}
+    local function closer(name)
+      return setmetatable({}, { __close = function()
+        closed[#closed + 1] = name
+      end })
+    end
+    local l = assert(net.listen("127.0.0.1", 0))
+    local _, port = l:getsockname()
+    local c = assert(net.connect("127.0.0.1", port))
+    local a = assert(l:accept())
+    local failing = net.spawn(function()
+      local x <close> = closer("failing")
+      local s <close> = a
+      net.sleep(0.01)
+      error("boom")
+    end)
+    local quitting = net.spawn(function()
+      local y <close> = closer("quitting")
+      net.sleep(0.02)
+      net.current():cancel()
+    end)
+    net.run()
+    assert.same({ "failing", "quitting" }, closed)
+    assert.equal("netbasics.socket (closed)", tostring(a))
+    assert.equal("", c:recv(10))  -- the peer sees the end at once
+    assert.same({ nil, "task cancelled", "cancelled" }, { quitting:join() })
+    assert.matches("boom", select(2, failing:join()))
+    c:close() l:close()
+  end)
+end)
+
 describe("net.deadline", function()
   it("cuts a slow recv: the waiting call gets nil, msg, 'timeout'",
     function()
