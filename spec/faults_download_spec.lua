@@ -7,44 +7,13 @@
 -- spec/download_spec.lua.)
 local T = require "nbtest"
 local net = require "netbasics"
+local W = require "webserver"
 
--- a python3 HTTP/1.1 server; `body(c)` is Python code sending the
--- response on socket c after the request head was read
+-- a python3 HTTP/1.1 server (webserver.lua's W.python); `body` is
+-- Python code sending the response on socket c after the request head
 local function server(body)
-  local d = T.tmpdir()
-  T.writefile(d .. "/srv.py", [[
-import socket, sys, threading, time, os
-srv = socket.socket()
-srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-srv.bind(("127.0.0.1", 0))
-srv.listen(16)
-print(srv.getsockname()[1], flush=True)
-def serve(c):
-    head = b""
-    while b"\r\n\r\n" not in head:
-        chunk = c.recv(4096)
-        if not chunk:
-            return
-        head += chunk
-    try:
-]] .. body:gsub("[^\n]+", "        %0") .. [[
-
-    except (BrokenPipeError, ConnectionResetError):
-        pass
-    c.close()
-while True:
-    c, _ = srv.accept()
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
-]])
-  local proc = T.spawn("exec python3 " .. d .. "/srv.py")
-  local port = T.until_true(function()
-    return tonumber(proc:out():match("^(%d+)\n"))
-  end, 10)
-  assert(port, "the test server did not start: " .. proc:err())
-  return {
-    url = ("http://127.0.0.1:%d/file"):format(port),
-    stop = function() proc:stop(); T.rmtree(d) end,
-  }
+  local srv = W.python(body)
+  return { url = srv:url("/file"), stop = function() srv:stop() end }
 end
 
 local ls = T.ls

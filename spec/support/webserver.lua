@@ -147,13 +147,13 @@ function Nginx:stop()
   self.dir = nil
 end
 
--- W.raw(bytes, action): a python3 server on a free loopback port that
--- reads each request's head, sends `bytes`, then closes ("close") or
--- keeps the connection open without sending more ("stall")
-local RAW = [[
-import socket, sys, threading, time
+-- W.python(body [, input]): a python3 HTTP/1.1 server on a free loopback
+-- port. For each connection, once the request's head is read, `body`
+-- (Python code) runs with the socket as `c` and `input` (bytes) as `data`;
+-- a peer that goes away meanwhile is no error. srv:url(path), srv:stop().
+local SCAFFOLD = [[
+import socket, sys, threading, time, os
 data = sys.stdin.buffer.read()
-stall = sys.argv[1] == "stall"
 srv = socket.socket()
 srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 srv.bind(("127.0.0.1", 0))
@@ -164,43 +164,53 @@ def serve(c):
     while b"\r\n\r\n" not in head:
         chunk = c.recv(4096)
         if not chunk:
-            break
+            return
         head += chunk
-    c.sendall(data)
-    if stall:
-        time.sleep(120)
+    try:
+%s
+    except (BrokenPipeError, ConnectionResetError):
+        pass
     c.close()
 while True:
     c, _ = srv.accept()
     threading.Thread(target=serve, args=(c,), daemon=True).start()
 ]]
 
-local Raw = {}
-Raw.__index = Raw
+local Py = {}
+Py.__index = Py
 
-function W.raw(bytes, action)
+function W.python(body, input)
   local d = T.tmpdir()
-  T.writefile(d .. "/srv.py", RAW)
-  local proc = T.spawn("exec python3 " .. d .. "/srv.py " .. (action or "close"),
-    bytes)
-  local self = setmetatable({ proc = proc, dir = d }, Raw)
+  T.writefile(d .. "/srv.py",
+    SCAFFOLD:format((body:gsub("[^\n]+", "        %0"))))
+  local proc = T.spawn("exec python3 " .. d .. "/srv.py", input or "")
+  local self = setmetatable({ proc = proc, dir = d }, Py)
   self.port = T.until_true(function()
     return tonumber(proc:out():match("^(%d+)\n"))
   end, 10)
   if not self.port then
+    local err = proc:err()
     self:stop()
-    error("the raw server did not start")
+    error("the python server did not start: " .. err)
   end
   return self
 end
 
-function Raw:url(path)
+function Py:url(path)
   return string.format("http://127.0.0.1:%d%s", self.port, path or "/")
 end
 
-function Raw:stop()
+function Py:stop()
   self.proc:stop()
   T.rmtree(self.dir)
+end
+
+-- W.raw(bytes, action): a W.python server that sends `bytes` to each
+-- request, then closes ("close") or keeps the connection open without
+-- sending more ("stall")
+function W.raw(bytes, action)
+  return W.python("c.sendall(data)"
+    .. (action == "stall" and "\ntime.sleep(120)" or ""), bytes)
 end
 
 return W
