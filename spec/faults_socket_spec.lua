@@ -299,36 +299,27 @@ t.close()
 
   it("is back to its descriptors and memory after 10,000 connect/close "
      .. "cycles", function()
-    -- warm up, then measure
-    T.python(string.format([[
+    -- n cycles; each waits for its answer, so no connection waits in a
+    -- full accept queue (the server takes one client at a time); then
+    -- the server has logged `total` connections
+    local function cycles(n, total, timeout)
+      T.python(string.format([[
 import socket
-for _ in range(200):
+for _ in range(%d):
     s = socket.socket()
     s.connect(("127.0.0.1", %d))
     s.sendall(b"x\n")
     s.recv(64)
     s.close()
-]], port))
-    assert.truthy(T.until_true(function()
-      local _, n = server:out():gsub("Connected with", "")
-      return n == 200
-    end, 30))
+]], n, port))
+      assert.truthy(T.until_true(function()
+        local _, logged = server:out():gsub("Connected with", "")
+        return logged == total
+      end, timeout))
+    end
+    cycles(200, 200, 30)  -- warm up, then measure
     local fd0, rss0 = fds(), status("VmRSS")
-    -- each cycle waits for its answer, so no connection waits in a full
-    -- accept queue (the server takes one client at a time)
-    T.python(string.format([[
-import socket
-for _ in range(10000):
-    s = socket.socket()
-    s.connect(("127.0.0.1", %d))
-    s.sendall(b"x\n")
-    s.recv(64)
-    s.close()
-]], port))
-    assert.truthy(T.until_true(function()
-      local _, n = server:out():gsub("Connected with", "")
-      return n == 10200
-    end, 120))
+    cycles(10000, 10200, 120)
     assert.equal(fd0, fds())
     -- (not under ASan: its quarantine keeps freed memory on purpose)
     local rss = status("VmRSS")
