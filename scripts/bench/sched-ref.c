@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ref.h"
+
 #define BUF 65536
 
 typedef struct conn {
@@ -33,17 +35,6 @@ typedef struct conn {
 } conn;
 
 static const char LINE[] = "hello there\n";
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void die(const char *what) {
-  perror(what);
-  exit(1);
-}
 
 static void nonblock(int fd) {
   int one = 1;
@@ -73,13 +64,9 @@ static int writeall(int fd, const char *p, size_t n) {
 }
 
 static void server(int port) {
-  struct sockaddr_in a;
+  struct sockaddr_in a = loopback(port);
   int one = 1, l = socket(AF_INET, SOCK_STREAM, 0), ep = epoll_create1(0);
   struct epoll_event ev[256];
-  memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_port = htons((unsigned short)port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (bind(l, (struct sockaddr *)&a, sizeof a) != 0) die("bind");
   if (listen(l, 1024) != 0) die("listen");
@@ -138,10 +125,7 @@ static void client(int port, int n, int depth, double secs) {
   if (depth > 64) depth = 64;
   for (i = 0; i < depth; i++)
     memcpy(burst + i * (sizeof LINE - 1), LINE, sizeof LINE - 1);
-  memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_port = htons((unsigned short)port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a = loopback(port);
   for (i = 0; i < n; i++) {
     cs[i].fd = socket(AF_INET, SOCK_STREAM, 0);
     if (connect(cs[i].fd, (struct sockaddr *)&a, sizeof a) != 0)

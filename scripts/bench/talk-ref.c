@@ -28,31 +28,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ref.h"
+
 #define BUF 65536
 static const char msg[] = "hello there\n";
 static const char want[] = "You said hello there\n";
 #define MSGLEN (sizeof msg - 1)
 #define WANTLEN (sizeof want - 1)
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void die(const char *what) {
-  perror(what);
-  exit(1);
-}
-
-static struct sockaddr_in loopback(int port) {
-  struct sockaddr_in a;
-  memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_port = htons((unsigned short)port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return a;
-}
 
 static int connect_to(int port) {
   struct sockaddr_in a = loopback(port);
