@@ -84,6 +84,26 @@ function W.walk(args, input, opts)
   return problems, runs, oom, total
 end
 
+-- the lines of a run's output, table addresses taken out
+local function outlines(out)
+  local t = {}
+  for l in (out:gsub("0x%x+", "0x")):gmatch("[^\n]*") do t[#t + 1] = l end
+  return t
+end
+
+-- are the lines `got` the lines `want`, but for some where a call
+-- returned a failure (a line "nil<TAB>message...", as print(net.f(...))
+-- shows one)? `exact`: with no such line either
+local function same_lines(want, got, exact)
+  if #want ~= #got then return false end
+  for i = 1, #want do
+    if want[i] ~= got[i] and (exact or not got[i]:find("^nil\t.")) then
+      return false
+    end
+  end
+  return true
+end
+
 -- The C side (csrc/common.c): NETBASICS_FAILMALLOC=N fails the Nth C
 -- allocation request once (ours, libcurl's, c-ares'), and the script
 -- goes on. A clean result for each N: the normal exit with the normal
@@ -98,24 +118,6 @@ end
 -- "left behind: ..." to "$ERR" (a problem).
 -- Returns the problems, the number of runs, how many ended in an error,
 -- and the count of requests.
--- the output of a run, line by line, with table addresses taken out
-local function outlines(out)
-  local t = {}
-  for l in (out:gsub("0x%x+", "0x")):gmatch("[^\n]*") do t[#t + 1] = l end
-  return t
-end
-
--- `out` is `normal` but for lines where a call returned a failure (a
--- line "nil<TAB>message...", as print(net.f(...)) shows one)
-local function failures_only(normal, out)
-  local a, b = outlines(normal), outlines(out)
-  if #a ~= #b then return false end
-  for i = 1, #a do
-    if a[i] ~= b[i] and not b[i]:find("^nil\t.") then return false end
-  end
-  return true
-end
-
 function W.cwalk(args, input, opts)
   opts = opts or {}
   local d = T.tmpdir()
@@ -131,6 +133,7 @@ function W.cwalk(args, input, opts)
     total = math.max(total, tonumber(n))
   end
   assert(total > 0, "no C allocation count: " .. tostring(normal.err))
+  local want, normalerr = outlines(normal.out), strip(normal.err)
   local stride = math.max(1, total // 300)
   if T.hostwrap and T.hostwrap ~= "" then
     stride = math.max(stride, total // 5)
@@ -156,15 +159,15 @@ function W.cwalk(args, input, opts)
     local out = T.slurp(d .. "/out." .. n) or ""
     local err = strip(T.slurp(d .. "/err." .. n) or "")
     local clean
-    if code == normal.code and failures_only(normal.out, out)
-       and table.concat(outlines(out)) == table.concat(outlines(normal.out))
-       and err == strip(normal.err) then
+    local lines = outlines(out)
+    if code == normal.code and same_lines(want, lines, true)
+       and err == normalerr then
       clean = true
     elseif code == 1 and err:find("^netbasics: ")
        and err:find("stack traceback:", 1, true) then
       clean = true  -- a Lua error
       failed = failed + 1
-    elseif code == normal.code and failures_only(normal.out, out) then
+    elseif code == normal.code and same_lines(want, lines) then
       clean = true  -- a failure returned and printed by the script
       failed = failed + 1
     end
