@@ -361,7 +361,7 @@ static double earliest(double a, double b) {
 /* the socket a method waited on (argument 1) was closed by another task
 ** after its event woke this one and before it ran */
 static int socket_gone(lua_State *L) {
-  nb_sock *s = (nb_sock *)luaL_testudata(L, 1, NB_SOCKET_T);
+  nb_sock *s = nb_testsock(L, 1);
   return s != NULL && s->fd < 0;
 }
 

@@ -39,25 +39,32 @@
 ** ------------------------------------------------------------------ */
 
 /*
-** The socket functions (methods, metamethods and module functions of this
-** file) carry the socket metatable as upvalue 2: comparing with it is
-** much cheaper than luaL_checkudata's lookup of the name in the registry,
-** and it runs twice per line in a talk loop. Other callers (no such
-** upvalue: no C function of ours has more than one other) take the
-** general way.
+** Our socket userdata carry the address of sock_tag and have exactly the
+** size of an nb_sock: checking that is much cheaper than
+** luaL_checkudata's lookup of the metatable by name in the registry (or
+** a compare with it), and it runs twice per line in a talk loop. Only
+** this file makes such a userdata; anything else takes the general way,
+** for its error message.
 */
+static const char sock_tag = 0;
+
+nb_sock *nb_testsock(lua_State *L, int i) {
+  nb_sock *s = (nb_sock *)lua_touserdata(L, i);
+  if (s != NULL && s->tag == &sock_tag && lua_rawlen(L, i) == sizeof *s)
+    return s;
+  return NULL;
+}
+
 nb_sock *nb_tosock(lua_State *L, int i) {
-  void *p = lua_touserdata(L, i);
-  if (p != NULL && lua_getmetatable(L, i)) {
-    int same = lua_rawequal(L, -1, lua_upvalueindex(2));
-    lua_pop(L, 1);
-    if (same) return (nb_sock *)p;
-  }
-  return (nb_sock *)luaL_checkudata(L, i, NB_SOCKET_T);
+  nb_sock *s = nb_testsock(L, i);
+  return s != NULL ? s : (nb_sock *)luaL_checkudata(L, i, NB_SOCKET_T);
 }
 
 nb_sock *nb_checkopen(lua_State *L, int i) {
-  nb_sock *s = nb_tosock(L, i);
+  return nb_useopen(L, nb_tosock(L, i));
+}
+
+nb_sock *nb_useopen(lua_State *L, nb_sock *s) {
   if (s->fd < 0)
     luaL_error(L, "attempt to use a closed socket");
   if (!s->tasked && nb_task_of(L) != NULL) {
@@ -72,6 +79,7 @@ nb_sock *nb_checkopen(lua_State *L, int i) {
 nb_sock *nb_newsock(lua_State *L, int family, int type) {
   nb_sock *s = (nb_sock *)lua_newuserdatauv(L, sizeof(nb_sock), 0);
   memset(s, 0, sizeof *s);
+  s->tag = &sock_tag;
   s->fd = -1;
   s->family = family;
   s->type = type;
@@ -580,6 +588,8 @@ static const luaL_Reg sock_methods[] = {
   {"sendall", sock_sendall},
   {"recv", sock_recv},
   {"recvline", sock_recvline},
+  {"lines", sock_lines},
+  {"write", sock_write},
   {"sendto", sock_sendto},
   {"recvfrom", sock_recvfrom},
   {"shutdown", sock_shutdown},
@@ -625,20 +635,19 @@ void nb_open_socket(lua_State *L) {
   lua_setfield(L, -2, "__gc");
   lua_setmetatable(L, -2);
   /* the socket metatable: methods in __index, all sharing the scratch
-  ** (upvalue 1) and the metatable itself (upvalue 2, for nb_tosock) */
+  ** (upvalue 1) */
   luaL_newmetatable(L, NB_SOCKET_T);              /* scratch, mt */
   lua_pushvalue(L, -2);
-  lua_pushvalue(L, -2);
-  luaL_setfuncs(L, sock_meta, 2);
+  luaL_setfuncs(L, sock_meta, 1);
   lua_createtable(L, 0, sizeof sock_methods / sizeof sock_methods[0]);
   lua_pushvalue(L, -3);
-  lua_pushvalue(L, -3);
-  luaL_setfuncs(L, sock_methods, 2);
+  luaL_setfuncs(L, sock_methods, 1);
   lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);                                  /* scratch */
   /* module functions */
-  lua_pushvalue(L, t);                            /* scratch, mt, net */
-  lua_insert(L, -3);                              /* net, scratch, mt */
-  luaL_setfuncs(L, net_funcs, 2);
+  lua_pushvalue(L, t);                            /* scratch, net */
+  lua_insert(L, -2);                              /* net, scratch */
+  luaL_setfuncs(L, net_funcs, 1);
   lua_pop(L, 1);
   for (i = 0; constants[i].name; i++) {
     lua_pushinteger(L, constants[i].value);

@@ -20,6 +20,7 @@
 #define NB_DGRAM_MAX  65535      /* recvfrom's default */
 
 typedef struct nb_sock {
+  const char *tag;     /* marks our userdata (socket.c, nb_testsock) */
   int fd;              /* -1: closed */
   int family;          /* AF_INET or AF_INET6 */
   int type;            /* SOCK_STREAM or SOCK_DGRAM */
@@ -63,8 +64,10 @@ const char *nb_errcode(int e);
 void nb_errtext(int e, char *out, size_t size);
 
 /* the userdata (socket.c) */
+nb_sock *nb_testsock(lua_State *L, int i);
 nb_sock *nb_tosock(lua_State *L, int i);
 nb_sock *nb_checkopen(lua_State *L, int i);
+nb_sock *nb_useopen(lua_State *L, nb_sock *s);
 nb_sock *nb_newsock(lua_State *L, int family, int type);
 void nb_sock_release(nb_sock *s);
 
@@ -104,6 +107,8 @@ int sock_send(lua_State *L);
 int sock_sendall(lua_State *L);
 int sock_recv(lua_State *L);
 int sock_recvline(lua_State *L);
+int sock_lines(lua_State *L);
+int sock_write(lua_State *L);
 int sock_sendto(lua_State *L);
 int sock_recvfrom(lua_State *L);
 

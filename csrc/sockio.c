@@ -231,8 +231,13 @@ int nb_scratch_gc(lua_State *L) {
 static const char *checkrange(lua_State *L, size_t *n) {
   size_t len;
   const char *d = luaL_checklstring(L, 2, &len);
-  lua_Integer i = luaL_optinteger(L, 3, 1);
-  lua_Integer j = luaL_optinteger(L, 4, -1);
+  lua_Integer i, j;
+  if (lua_gettop(L) <= 2) {  /* the common call: all of it */
+    *n = len;
+    return d;
+  }
+  i = luaL_optinteger(L, 3, 1);
+  j = luaL_optinteger(L, 4, -1);
   if (i < 0) i = (lua_Integer)len + i + 1;
   if (j < 0) j = (lua_Integer)len + j + 1;
   if (i < 1) i = 1;
@@ -247,13 +252,15 @@ static const char *checkrange(lua_State *L, size_t *n) {
 
 /*
 ** ** Send from `d` until `n` bytes are gone (all = 1) or one send() took
-** some (all = 0). Returns 0 or an errno; *sent counts what went.
+** some (all = 0). *sent comes in as what went before a wait (a task's
+** call is made again from the start when woken) and counts what went;
+** `base` is what the call sent before `d` (the earlier pieces of a
+** write), so the task's progress is base + *sent. Returns 0 or an errno.
 */
 static int sendloop(lua_State *L, nb_sock *s, const char *d, size_t n,
-                    int all, size_t *sent) {
+                    int all, size_t base, size_t *sent) {
   double deadline = nb_deadline_of(s);
   nb_task *t = nb_task_of(L);
-  *sent = nb_task_progress(t);  /* called again after a wait in a task */
   if (s->wlen > s->wpos || s->werr != 0) {
     /* held output first (called again: only what is left of it) */
     if (*sent == 0 && all && hold(L, s, d, n)) {
@@ -266,7 +273,7 @@ static int sendloop(lua_State *L, nb_sock *s, const char *d, size_t n,
       s->wlen += n;
       *sent = n;
     }
-    nb_task_setprogress(t, *sent);
+    nb_task_setprogress(t, base + *sent);
     {
       int e = flush_wait(L, s, deadline);
       if (e != 0) return e;
@@ -289,7 +296,7 @@ static int sendloop(lua_State *L, nb_sock *s, const char *d, size_t n,
     }
     if (errno == EAGAIN) {
       int e;
-      nb_task_setprogress(t, *sent);
+      nb_task_setprogress(t, base + *sent);
       e = nb_waitfd(L, s->fd, POLLOUT, deadline);
       if (e != 0) return e;
       continue;
@@ -302,26 +309,89 @@ static int sendloop(lua_State *L, nb_sock *s, const char *d, size_t n,
 /* s:send(data [, i [, j]]) -> bytes sent */
 int sock_send(lua_State *L) {
   nb_sock *s = nb_checkopen(L, 1);
-  size_t n, sent;
+  size_t n, sent = nb_task_progress(nb_task_of(L));
   const char *d = checkrange(L, &n);
-  int e = sendloop(L, s, d, n, 0, &sent);
+  int e = sendloop(L, s, d, n, 0, 0, &sent);
   if (e != 0) return nb_sockfail(L, s, "send", e);
   lua_pushinteger(L, (lua_Integer)sent);
   return 1;
 }
 
+/* nil, msg, code, bytes sent */
+static int sendfail(lua_State *L, nb_sock *s, int e, size_t sent) {
+  nb_sockfail(L, s, "send", e);
+  lua_pushinteger(L, (lua_Integer)sent);
+  return 4;
+}
+
 /* s:sendall(data [, i [, j]]) -> true, or nil, msg, code, bytes sent */
 int sock_sendall(lua_State *L) {
   nb_sock *s = nb_checkopen(L, 1);
-  size_t n, sent;
+  size_t n, sent = nb_task_progress(nb_task_of(L));
   const char *d = checkrange(L, &n);
-  int e = sendloop(L, s, d, n, 1, &sent);
-  if (e != 0) {
-    nb_sockfail(L, s, "send", e);
-    lua_pushinteger(L, (lua_Integer)sent);
-    return 4;
-  }
+  int e = sendloop(L, s, d, n, 1, 0, &sent);
+  if (e != 0) return sendfail(L, s, e, sent);
   lua_pushboolean(L, 1);
+  return 1;
+}
+
+#define NB_WRITE_SMALL 512     /* write(...) joins this much on the stack */
+#define NB_WRITE_JOIN 65536    /* ... this much in the scratch area */
+
+/*
+** ** s:write(...) -> s, or nil, msg, code, bytes sent: every argument
+** (strings or numbers, as file:write) in order, all of it, as sendall.
+** Joined (on the stack, or up to NB_WRITE_JOIN bytes in the scratch
+** area), so write("You said ", line, "\n") is one send() (or one held
+** copy) and no string is made; more than that goes piece by piece.
+*/
+int sock_write(lua_State *L) {
+  nb_sock *s = nb_checkopen(L, 1);
+  int i, e, top = lua_gettop(L);
+  size_t total = 0, done = nb_task_progress(nb_task_of(L)), base = 0;
+  char small[NB_WRITE_SMALL];
+  const char *d = small;
+  for (i = 2; i <= top; i++) {
+    size_t len;
+    const char *a = luaL_checklstring(L, i, &len);
+    if (total <= sizeof small && len <= sizeof small - total)
+      memcpy(small + total, a, len);
+    total += len;
+  }
+  if (total == 0) {  /* nothing to send (file:write() too) */
+    lua_settop(L, 1);
+    return 1;
+  }
+  if (top == 2)
+    d = lua_tostring(L, 2);
+  else if (total > sizeof small && total <= NB_WRITE_JOIN) {
+    char *p = nb_scratch_get(L, total);
+    d = p;
+    for (i = 2; i <= top; i++) {
+      size_t len;
+      const char *a = lua_tolstring(L, i, &len);
+      memcpy(p, a, len);
+      p += len;
+    }
+  } else if (total > NB_WRITE_JOIN) {
+    for (i = 2; i <= top; i++) {
+      size_t len, sent;
+      const char *a = lua_tolstring(L, i, &len);
+      if (done >= base + len) {  /* sent before a wait */
+        base += len;
+        continue;
+      }
+      sent = done > base ? done - base : 0;
+      e = sendloop(L, s, a, len, 1, base, &sent);
+      if (e != 0) return sendfail(L, s, e, base + sent);
+      base += len;
+    }
+    lua_settop(L, 1);
+    return 1;
+  }
+  e = sendloop(L, s, d, total, 1, 0, &done);
+  if (e != 0) return sendfail(L, s, e, done);
+  lua_settop(L, 1);
   return 1;
 }
 
@@ -452,13 +522,9 @@ static int recvline_fresh(lua_State *L, nb_sock *s, size_t max,
 ** of the stream a last line without "\n" is returned as is, then
 ** nil, msg, "closed". A timeout keeps the partial line for the next call.
 */
-int sock_recvline(lua_State *L) {
-  nb_sock *s = nb_checkopen(L, 1);
-  lua_Integer max = luaL_optinteger(L, 2, NB_LINE_MAX);
+static int recvline_on(lua_State *L, nb_sock *s, lua_Integer max) {
   double deadline = nb_deadline_of(s);
   size_t limit;
-  luaL_argcheck(L, max >= 1 && max <= ((lua_Integer)1 << 40), 2,
-                "out of range");
   limit = (size_t)max + 2;  /* the line, "\r", "\n" */
   if (s->rend == s->rpos) {
     int r = recvline_fresh(L, s, (size_t)max, deadline);
@@ -520,6 +586,46 @@ int sock_recvline(lua_State *L) {
     if (s->rend == s->rpos) nb_rbuf_free(s);
     return nb_sockfail(L, s, "recvline", (int)-r);
   }
+}
+
+int sock_recvline(lua_State *L) {
+  nb_sock *s = nb_checkopen(L, 1);
+  lua_Integer max = lua_gettop(L) < 2 ? NB_LINE_MAX
+                                      : luaL_optinteger(L, 2, NB_LINE_MAX);
+  luaL_argcheck(L, max >= 1 && max <= ((lua_Integer)1 << 40), 2,
+                "out of range");
+  return recvline_on(L, s, max);
+}
+
+/* the iterator of s:lines(max): upvalues the scratch area, max and the
+** socket (a call made again after a wait starts here again, with the
+** socket at 1 as for every method) */
+static int lines_next(lua_State *L) {
+  nb_sock *s = (nb_sock *)lua_touserdata(L, lua_upvalueindex(3));
+  int r;
+  lua_settop(L, 0);
+  lua_pushvalue(L, lua_upvalueindex(3));
+  r = recvline_on(L, nb_useopen(L, s),
+                  lua_tointeger(L, lua_upvalueindex(2)));
+  if (lua_type(L, -r) == LUA_TSTRING) return 1;
+  /* nil, msg, code: the end of the stream (or the peer gone) ends the
+  ** loop; anything else is raised, as file:lines does */
+  if (strcmp(lua_tostring(L, -1), "closed") == 0) return 0;
+  return luaL_error(L, "%s", lua_tostring(L, -2));
+}
+
+/* s:lines([max]) -> an iterator over s:recvline(max) for a generic for */
+int sock_lines(lua_State *L) {
+  lua_Integer max;
+  nb_tosock(L, 1);
+  max = luaL_optinteger(L, 2, NB_LINE_MAX);
+  luaL_argcheck(L, max >= 1 && max <= ((lua_Integer)1 << 40), 2,
+                "out of range");
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_pushinteger(L, max);
+  lua_pushvalue(L, 1);
+  lua_pushcclosure(L, lines_next, 3);
+  return 1;
 }
 
 /* s:sendto(data, host, port) -> bytes sent */

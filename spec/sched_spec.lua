@@ -14,10 +14,8 @@ local function talk_server()
       local c = l:accept()
       if not c then return end
       net.spawn(function(s)
-        while true do
-          local line = s:recvline()
-          if not line then break end
-          if not s:sendall("You said " .. line .. "\n") then break end
+        for line in s:lines() do
+          if not s:write("You said ", line, "\n") then break end
         end
         s:close()
       end, c)
@@ -215,6 +213,88 @@ describe("net.spawn and net.run", function()
     for k = 1, 500 do assert.equal("You said line " .. k, got[k]) end
     assert.same({ "You said nap", "You said elsewhere", "You said x",
       "closed" }, { got[501], got[502], got[503], got[504] })
+  end)
+
+  it("write waits on the loop for a slow reader: joined and piece by "
+    .. "piece, every byte in order", function()
+    local l = assert(net.listen("127.0.0.1", 0))
+    local _, port = l:getsockname()
+    finally(function() l:close() end)
+    -- what the writer sends: big pieces (more than 64 KiB in all: piece
+    -- by piece), then many small joined writes, each maybe waiting
+    local big = {}
+    for i = 1, 3 do big[i] = string.char(96 + i):rep(300000 + i) end
+    local want = { table.concat(big) }
+    local pad = ("."):rep(90)
+    for k = 1, 2000 do want[#want + 1] = "line " .. k .. pad .. "\n" end
+    want = table.concat(want)
+    -- the reader counts its reads: reads during a write mean the writer
+    -- waited on the loop inside it
+    local reads, waited = 0, {}
+    local writer = net.spawn(function()
+      local s = assert(l:accept())
+      assert(s:setoption("sndbuf", 4096))
+      local r = reads
+      assert.equal(s, s:write(big[1], big[2], big[3]))
+      waited.big = reads > r
+      r = reads
+      for k = 1, 2000 do assert(s:write("line ", k, pad, "\n")) end
+      waited.small = reads > r
+      s:close()
+    end)
+    local got = {}
+    net.spawn(function()
+      local c <close> = assert(net.connect("127.0.0.1", port))
+      assert(c:setoption("rcvbuf", 4096))
+      while true do
+        local data = assert(c:recv(8192))
+        if data == "" then break end
+        got[#got + 1] = data
+        reads = reads + 1
+        if reads % 8 == 0 then net.sleep(0.001) end  -- a slow reader
+      end
+    end)
+    net.run()
+    assert.equal("done", writer:status())
+    got = table.concat(got)
+    assert.equal(#want, #got)
+    assert.is_true(want == got, "the bytes differ")
+    assert.same({ big = true, small = true }, waited)
+  end)
+
+  it("serve with lines and write: a client's lines, answered in order, "
+    .. "until it closes", function()
+    local l = assert(net.listen("127.0.0.1", 0))
+    local _, port = l:getsockname()
+    finally(function() l:close() end)
+    local count = 0
+    local server = net.spawn(function()
+      local s <close> = assert(l:accept())
+      for line in s:lines() do
+        count = count + 1
+        assert(s:write("You said ", line, "\n"))
+      end
+    end)
+    local got = {}
+    net.spawn(function()
+      local c <close> = assert(net.connect("127.0.0.1", port))
+      for k = 1, 50 do
+        assert(c:sendall("a\nb" .. k .. "\r\n"))
+        got[#got + 1] = assert(c:recvline())
+        got[#got + 1] = assert(c:recvline())
+      end
+      c:shutdown("write")
+      got[#got + 1] = select(3, c:recvline())
+    end)
+    net.run()
+    assert.equal("done", server:status())
+    assert.equal(100, count)
+    assert.equal(101, #got)
+    for k = 1, 50 do
+      assert.equal("You said a", got[2 * k - 1])
+      assert.equal("You said b" .. k, got[2 * k])
+    end
+    assert.equal("closed", got[101])
   end)
 
   it("wait in net.select on the loop: others run, its timeout and "

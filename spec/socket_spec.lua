@@ -420,6 +420,94 @@ describe("s:recv and s:recvline", function()
   end)
 end)
 
+describe("s:lines and s:write", function()
+  it("lines gives each line until the end of stream, sharing the buffer "
+    .. "with recv", function()
+    local l, port = ourlistener()
+    local p = socat_sender(port, "one\r\ntwo\n\nABCthree\nlast")
+    finally(function() stopall(p) l:close() end)
+    local a = assert(l:accept())
+    a:settimeout(10)
+    local got = {}
+    for line in a:lines() do
+      got[#got + 1] = line
+      if line == "" then got[#got + 1] = a:recv(3) end
+    end
+    assert.same({ "one", "two", "", "ABC", "three", "last" }, got)
+    assert.equal("", a:recv(10))
+    a:close()
+  end)
+
+  it("lines raises on a line longer than max and on a timeout, with "
+    .. "recvline's message", function()
+    local l, port = ourlistener()
+    local c = assert(net.connect("127.0.0.1", port))
+    local a = assert(l:accept())
+    finally(function() c:close() a:close() l:close() end)
+    assert(c:sendall("short\n" .. ("b"):rep(20) .. "\nnext\n"))
+    a:settimeout(5)
+    local it = a:lines(10)
+    assert.equal("short", it())
+    local ok, err = pcall(it)
+    assert.is_false(ok)
+    assert.equal("recvline: line longer than 10 bytes", err)
+    assert.equal("next", it())
+    a:settimeout(0.05)
+    ok, err = pcall(it)
+    assert.is_false(ok)
+    assert.equal("recvline from 127.0.0.1:" .. select(2, c:getsockname())
+      .. ": timed out", err)
+    assert.has_error(function() a:lines(0) end,
+      "bad argument #1 to 'lines' (out of range)")
+    a:close()
+    assert.has_error(function() it() end, "attempt to use a closed socket")
+  end)
+
+  it("write sends strings and numbers in order and returns the socket",
+    function()
+      local l, port = ourlistener()
+      local c = assert(net.connect("127.0.0.1", port))
+      local a = assert(l:accept())
+      finally(function() c:close() a:close() l:close() end)
+      assert.equal(c, c:write("a", 1, "b", 2.5, "\n"))
+      assert.equal(c, c:write())
+      assert.equal(c, c:write(""))
+      assert(c:write("x"):write("y", "\n"))
+      assert.has_error(function() c:write("ok", {}) end,
+        "bad argument #2 to 'write' (string expected, got table)")
+      assert.equal("a1b2.5", a:recvline())
+      assert.equal("xy", a:recvline())
+    end)
+
+  it("write of more than 64 KiB goes piece by piece, all of it, in order",
+    function()
+      local l, port = ourlistener()
+      local c = assert(net.connect("127.0.0.1", port))
+      local a = assert(l:accept())
+      finally(function() c:close() a:close() l:close() end)
+      local pieces = {}
+      for i = 1, 3 do pieces[i] = string.char(64 + i):rep(40000) end
+      assert(c:write(pieces[1], pieces[2], pieces[3], "\n"))
+      assert.equal(table.concat(pieces), a:recvline(200000))
+    end)
+
+  it("write fails as sendall: nil, msg, 'closed', bytes sent", function()
+    local l, port = ourlistener()
+    local c = assert(net.connect("127.0.0.1", port))
+    local a = assert(l:accept())
+    finally(function() c:close() l:close() end)
+    assert(a:setoption("linger", 0))
+    a:close()  -- a reset
+    c:settimeout(5)
+    assert.equal("closed", select(3, c:recv(1)))
+    local ok, msg, code, sent = c:write("after ", "the reset")
+    assert.is_nil(ok)
+    assert.equal("closed", code)
+    assert.matches("^send to 127%.0%.0%.1:" .. port .. ": ", msg)
+    assert.equal(0, sent)
+  end)
+end)
+
 describe("s:sendall", function()
   it("survives a peer that resets during 100 MB: 'closed', bytes sent",
     function()

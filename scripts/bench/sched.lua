@@ -1,7 +1,7 @@
 -- scripts/bench/sched.lua (make bench): the scheduler's talk server (one
--- task per client, straight-line recvline / sendall, as a lesson writes
--- it) against a C epoll server (build/bench/sched-ref, compiled here from
--- sched-ref.c), both loaded by the same C client (sched-ref client) in
+-- task per client, straight-line `for line in s:lines()` and `s:write`,
+-- as a lesson writes it) against a C epoll server (build/bench/sched-ref,
+-- compiled here from sched-ref.c), both loaded by the same C client (sched-ref client) in
 -- another process, interleaved rounds (rows: scripts/bench/lib.lua):
 --   ping-pong: 50 clients, one line in flight each (target >= 0.9x C)
 --   pipelined: 50 clients, 16 lines in flight each (target >= 0.8x C)
@@ -18,10 +18,8 @@ local REF = "build/bench/sched-ref"
 local RUNS, SECS, CLIENTS = 5, 2, 50
 
 local function talk(s)
-  while true do
-    local line = s:recvline()
-    if not line then break end
-    if not s:sendall("You said " .. line .. "\n") then break end
+  for line in s:lines() do
+    if not s:write("You said ", line, "\n") then break end
   end
   s:close()
 end
@@ -80,10 +78,10 @@ B.main(function()
   local impls = { "C", "netbasics tasks" }
   for _, w in ipairs {
     { id = "sched-pingpong", depth = 1, target = 0.9,
-      title = CLIENTS .. " clients, one line in flight (recvline/sendall "
+      title = CLIENTS .. " clients, one line in flight (lines/write "
         .. "tasks)" },
     { id = "sched-pipelined", depth = 16, target = 0.8,
-      title = CLIENTS .. " clients, 16 lines in flight (recvline/sendall "
+      title = CLIENTS .. " clients, 16 lines in flight (lines/write "
         .. "tasks)" },
   } do
     B.workload { id = w.id, title = w.title, unit = "round trips/s",
