@@ -353,7 +353,8 @@ int sock_write(lua_State *L) {
   const char *d = small;
   for (i = 2; i <= top; i++) {
     size_t len;
-    const char *a = luaL_checklstring(L, i, &len);
+    const char *a = lua_tolstring(L, i, &len);
+    if (a == NULL) luaL_checklstring(L, i, &len);  /* raises */
     if (total <= sizeof small && len <= sizeof small - total)
       memcpy(small + total, a, len);
     total += len;
@@ -470,9 +471,12 @@ static void pushline(lua_State *L, nb_sock *s, size_t len, size_t skip) {
   rbuf_take(s, len + skip);
 }
 
-/* keep bytes [p, p+n) in the (empty) read buffer */
-static void rbuf_keep(lua_State *L, nb_sock *s, const char *p, size_t n) {
-  size_t cap = n < NB_RBUF_MIN ? NB_RBUF_MIN : n;
+/* keep bytes [p, p+n) in the (empty) read buffer, of at least `min`
+** bytes (whole lines past the one taken need no more room than theirs:
+** a small block is the allocator's quickest) */
+static void rbuf_keep(lua_State *L, nb_sock *s, const char *p, size_t n,
+                      size_t min) {
+  size_t cap = n < min ? min : n;
   char *b = (char *)nb_malloc(cap);
   if (b == NULL) {
     luaL_error(L, "not enough memory");
@@ -503,15 +507,15 @@ static int recvline_fresh(lua_State *L, nb_sock *s, size_t max,
     size_t len = (size_t)(nl - p), rest = (size_t)r - len - 1, l = len;
     if (l > 0 && p[l - 1] == '\r') l--;
     if (l > max) {
-      if (rest > 0) rbuf_keep(L, s, nl + 1, rest);
+      if (rest > 0) rbuf_keep(L, s, nl + 1, rest, 0);
       return nb_fail(L, "toolong", "recvline: line longer than %I bytes",
                      (lua_Integer)max);
     }
-    if (rest > 0) rbuf_keep(L, s, nl + 1, rest);  /* before the push */
+    if (rest > 0) rbuf_keep(L, s, nl + 1, rest, 0);  /* before the push */
     lua_pushlstring(L, p, l);
     return 1;
   }
-  rbuf_keep(L, s, p, (size_t)r);
+  rbuf_keep(L, s, p, (size_t)r, NB_RBUF_MIN);
   return -1;
 }
 
@@ -553,14 +557,15 @@ static int recvline_on(lua_State *L, nb_sock *s, lua_Integer max) {
       return nb_fail(L, "toolong", "recvline: line longer than %I bytes",
                      max);
     }
-    /* make room: move the partial line to the front, grow if full */
+    /* make room: move the partial line to the front, grow if full (or
+    ** small: kept for whole lines only) */
     if (s->rbuf != NULL && s->rpos > 0) {
       memmove(s->rbuf, s->rbuf + s->rpos, s->rend - s->rpos);
       s->rend -= s->rpos;
       s->rscan -= s->rpos;
       s->rpos = 0;
     }
-    if (s->rend == s->rcap) {
+    if (s->rend == s->rcap || s->rcap < NB_RBUF_MIN) {
       size_t cap = s->rcap ? s->rcap * 2 : NB_RBUF_MIN;
       char *p;
       if (cap > limit && s->rcap < limit) cap = limit;
@@ -597,24 +602,40 @@ int sock_recvline(lua_State *L) {
   return recvline_on(L, s, max);
 }
 
-/* the iterator of s:lines(max): upvalues the scratch area, max and the
-** socket (a call made again after a wait starts here again, with the
-** socket at 1 as for every method) */
-static int lines_next(lua_State *L) {
-  nb_sock *s = (nb_sock *)lua_touserdata(L, lua_upvalueindex(3));
-  int r;
-  lua_settop(L, 0);
-  lua_pushvalue(L, lua_upvalueindex(3));
-  r = recvline_on(L, nb_useopen(L, s),
-                  lua_tointeger(L, lua_upvalueindex(2)));
+/* after recvline_on in the iterators: the line, or the end of the loop
+** (end of stream, the peer gone), or an error raised as file:lines does */
+static int lines_result(lua_State *L, int r) {
   if (lua_type(L, -r) == LUA_TSTRING) return 1;
-  /* nil, msg, code: the end of the stream (or the peer gone) ends the
-  ** loop; anything else is raised, as file:lines does */
   if (strcmp(lua_tostring(L, -1), "closed") == 0) return 0;
   return luaL_error(L, "%s", lua_tostring(L, -2));
 }
 
-/* s:lines([max]) -> an iterator over s:recvline(max) for a generic for */
+/* the socket an iterator works on, at 1 as for every method (a call made
+** again after a wait starts from the start): the for loop's state, else
+** the upvalue (an iterator called by hand) */
+static nb_sock *lines_sock(lua_State *L, int up) {
+  nb_sock *s = (nb_sock *)lua_touserdata(L, lua_upvalueindex(up));
+  if (lua_touserdata(L, 1) != s) {
+    lua_settop(L, 0);
+    lua_pushvalue(L, lua_upvalueindex(up));
+  }
+  return nb_useopen(L, s);
+}
+
+/* the iterators of s:lines(): upvalues the scratch area and the socket;
+** of s:lines(max): and max */
+static int lines_next(lua_State *L) {
+  nb_sock *s = lines_sock(L, 2);
+  return lines_result(L, recvline_on(L, s, NB_LINE_MAX));
+}
+
+static int lines_next_max(lua_State *L) {
+  nb_sock *s = lines_sock(L, 2);
+  return lines_result(L, recvline_on(L, s,
+                      lua_tointeger(L, lua_upvalueindex(3))));
+}
+
+/* s:lines([max]) -> iterator, s: a generic for over s:recvline(max) */
 int sock_lines(lua_State *L) {
   lua_Integer max;
   nb_tosock(L, 1);
@@ -622,10 +643,15 @@ int sock_lines(lua_State *L) {
   luaL_argcheck(L, max >= 1 && max <= ((lua_Integer)1 << 40), 2,
                 "out of range");
   lua_pushvalue(L, lua_upvalueindex(1));
-  lua_pushinteger(L, max);
   lua_pushvalue(L, 1);
-  lua_pushcclosure(L, lines_next, 3);
-  return 1;
+  if (max == NB_LINE_MAX)
+    lua_pushcclosure(L, lines_next, 2);
+  else {
+    lua_pushinteger(L, max);
+    lua_pushcclosure(L, lines_next_max, 3);
+  }
+  lua_pushvalue(L, 1);
+  return 2;
 }
 
 /* s:sendto(data, host, port) -> bytes sent */
