@@ -557,8 +557,13 @@ static int xfer_wait_task(lua_State *L, xfer *x, int xi, lua_KFunction k) {
       if ((x->bar || x->progress_fn)
           && (dl < 0 || dl > now + NB_TICK_MS / 1000.0))
         dl = now + NB_TICK_MS / 1000.0;
-      api->park(L, t, p, n, dl, (lua_KContext)xi, k);
-      return -1;  /* it cannot yield */
+      i = api->park(L, t, p, n, dl, (lua_KContext)xi, k);
+      if (i == 0) return -1;  /* it cannot yield */
+      /* the loop cannot take the wait (out of memory) */
+      x->result = CURLE_OUT_OF_MEMORY;
+      snprintf(x->errbuf, sizeof x->errbuf, "%s", strerror(i));
+      x->done = 1;
+      return 0;
     }
     if (mc != CURLM_OK) {
       x->result = CURLE_OUT_OF_MEMORY;

@@ -394,8 +394,21 @@ static lua_CFunction running_cfunction(lua_State *L) {
   return f;
 }
 
+/*
+** fd_wait failed with r (-1: errno says why, -2: another task waits on
+** the descriptor the same way): forget t's waits and say why. The call
+** fails with it: waiting in poll() instead would stop every other task,
+** maybe the one it waits for (asyncio, too, refuses a second reader).
+*/
+static int cannot_wait(nb_task *t, int r) {
+  int e = r == -2 ? EBUSY : errno != 0 ? errno : ENOMEM;
+  unwait(t);
+  return e;
+}
+
 /* park t on its recorded descriptors (and deadline) and yield to the
-** loop; `op` is called again when it is woken */
+** loop; `op` is called again when it is woken. Returns only when it
+** cannot: 0 (the caller waits in poll()) or ENOMEM */
 static int park(lua_State *L, nb_task *t, double deadline) {
   t->op = running_cfunction(L);
   if (t->op == NULL) {
@@ -404,7 +417,7 @@ static int park(lua_State *L, nb_task *t, double deadline) {
   }
   if (timer_set(t, deadline) != 0) {
     unwait(t);
-    return 0;
+    return ENOMEM;
   }
   t->state = T_WAITING;
   return lua_yieldk(L, 0, (lua_KContext)lua_gettop(L), again);
@@ -426,39 +439,25 @@ int nb_task_waitfd(lua_State *L, nb_task *t, int fd, short events,
   if (dl >= 0 && dl <= now()) return ETIMEDOUT;
   if (!lua_isyieldable(L)) return 0;
   r = fd_wait(t, fd, (events & POLLOUT) ? D_WRITE : D_READ);
-  if (r != 0) {
-    int e = errno;
-    unwait(t);
-    /* out of memory (or epoll refused): the call fails; waiting in
-    ** poll() instead would stop every other task, maybe the one this
-    ** call waits for */
-    if (r == -1) return e != 0 ? e : ENOMEM;
-    return 0;  /* busy: the caller waits in poll(), blocking the loop */
-  }
-  park(L, t, dl);
-  return 0;
+  if (r != 0) return cannot_wait(t, r);
+  return park(L, t, dl);
 }
 
 int nb_task_park(lua_State *L, nb_task *t, const struct pollfd *p, int n,
                  double deadline, lua_KContext ctx, lua_KFunction k) {
-  int i, hfd;
+  int i, hfd, r = 0;
   if (!lua_isyieldable(L)) return 0;
-  if (nb_flush_held(t, &hfd) == EAGAIN && fd_wait(t, hfd, D_WRITE) != 0) {
-    unwait(t);
-    return 0;
+  if (nb_flush_held(t, &hfd) == EAGAIN) r = fd_wait(t, hfd, D_WRITE);
+  for (i = 0; i < n && r == 0; i++) {
+    if (p[i].events & POLLIN) r = fd_wait(t, p[i].fd, D_READ);
+    if (r == 0 && (p[i].events & POLLOUT)) r = fd_wait(t, p[i].fd, D_WRITE);
   }
-  for (i = 0; i < n; i++) {
-    if (((p[i].events & POLLIN) && fd_wait(t, p[i].fd, D_READ) != 0)
-        || ((p[i].events & POLLOUT) && fd_wait(t, p[i].fd, D_WRITE) != 0)) {
-      unwait(t);
-      return 0;
-    }
-  }
+  if (r != 0) return cannot_wait(t, r);
   t->expired = 0;
   t->op = NULL;
   if (timer_set(t, earliest(deadline, t->limit)) != 0) {
     unwait(t);
-    return 0;
+    return ENOMEM;
   }
   t->state = T_WAITING;
   return lua_yieldk(L, 0, ctx, k);

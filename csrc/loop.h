@@ -23,10 +23,10 @@ nb_task *nb_task_of(lua_State *L);
 ** C function that called it is called again from the start, with the
 ** same arguments, once the wait is over. Then, if the time was up, this
 ** returns ETIMEDOUT at once so the call gives its usual timeout failure.
-** Returns ENOMEM (or epoll's errno) when the loop cannot take the wait:
-** the call fails with it. Returns 0 when `L` cannot yield, or another
-** task already waits on `fd` the same way (then the caller polls as
-** usual).
+** Returns ENOMEM (or epoll's errno) when the loop cannot take the wait,
+** EBUSY when another task already waits on `fd` the same way: the call
+** fails with it. Returns 0 when `L` cannot yield (then the caller polls
+** as usual).
 */
 int nb_task_waitfd(lua_State *L, nb_task *t, int fd, short events,
                    double deadline);
@@ -37,7 +37,9 @@ int nb_task_waitfd(lua_State *L, nb_task *t, int fd, short events,
 ** POLLOUT; revents unused) until one is ready, or `deadline` (nb_now() seconds, < 0 none; also bounded by
 ** net.deadline) passes; then k(L, LUA_YIELD, ctx) runs in the task (a
 ** lua_yieldk continuation: the C stack of the caller is gone). It does
-** not return, unless L cannot yield (then 0: the caller waits itself).
+** not return, unless L cannot yield (then 0: the caller waits itself)
+** or the loop cannot take the wait (then ENOMEM, or EBUSY: another task
+** waits on one of the descriptors the same way; the caller fails).
 ** In k, nb_task_timedout(t) says that net.deadline passed (rather than
 ** `deadline`).
 */

@@ -452,8 +452,14 @@ static void drive(lua_State *L, dns_run *r, int ri, lua_KFunction k) {
         nb_dns_process(r, pfd, n > 0 ? nfds : 0);
         continue;
       }
-      nb_task_park(L, t, pfd, nfds, nb_now_ms() / 1000.0 + ms / 1000.0,
-                   (lua_KContext)ri, k);  /* returns if it cannot yield */
+      if (nb_task_park(L, t, pfd, nfds, nb_now_ms() / 1000.0 + ms / 1000.0,
+                       (lua_KContext)ri, k) != 0) {
+        /* the loop cannot take the wait (out of memory): say so */
+        r->outcome = RUN_ESETUP;
+        r->setup_status = ARES_ENOMEM;
+        nb_dns_end(r);
+        return;
+      }  /* else it cannot yield: wait here */
     }
     n = poll(pfd, (nfds_t)nfds, ms);
     if (n < 0) {
@@ -509,8 +515,8 @@ static int lookup_go(lua_State *L, dns_run *r, int ri) {
   }
   if (r->phase == 1) {
     drive(L, r, ri, lookup_k);
-    if (r->outcome == RUN_ESETUP)  /* a name c-ares would not ask */
-      r->outcome = RUN_DONE;
+    if (r->outcome == RUN_ESETUP && r->setup_status != ARES_ENOMEM)
+      r->outcome = RUN_DONE;  /* a name c-ares would not ask */
   }
   lua_pushfstring(L, "lookup %s", r->name);
   ret = push_outcome(L, r, r->want_a ? NB_DNS_A : NB_DNS_AAAA,

@@ -70,6 +70,7 @@ const char *nb_errcode(int e) {
     case EMSGSIZE: return "toolong";
     case EAFNOSUPPORT: case EPFNOSUPPORT: return "family";
     case EMFILE: case ENFILE: case ENOBUFS: case ENOMEM: return "resources";
+    case EBUSY: return "busy";
     default: return "failed";
   }
 }
@@ -79,6 +80,8 @@ void nb_errtext(int e, char *out, size_t size) {
   const char *t;
   if (e == ETIMEDOUT || e == EAGAIN || e == EINPROGRESS || e == EALREADY)
     t = "timed out";
+  else if (e == EBUSY)  /* from the loop (loop.c) */
+    t = "another task is waiting on this socket";
   else
     t = strerror(e);
   snprintf(out, size, "%s", t);

@@ -286,7 +286,12 @@ static int net_select(lua_State *L) {
       && poll(p, (nfds_t)k, 0) == 0) {
     lua_settop(L, 4);
     lua_pushnumber(L, deadline);  /* 5: for select_k */
-    nb_task_park(L, nb_task_of(L), p, k, deadline, 0, select_k);
+    r = nb_task_park(L, nb_task_of(L), p, k, deadline, 0, select_k);
+    if (r != 0) {
+      char text[128];
+      nb_errtext(r, text, sizeof text);
+      return nb_fail(L, nb_errcode(r), "select: %s", text);
+    }
   }
   for (;;) {
     int ms = -1;

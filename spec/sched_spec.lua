@@ -297,6 +297,30 @@ describe("net.spawn and net.run", function()
     assert.equal("closed", got[101])
   end)
 
+  it("refuse a second task waiting on a socket the same way: 'busy', "
+    .. "the first still gets its line", function()
+    local l = assert(net.listen("127.0.0.1", 0))
+    local _, port = l:getsockname()
+    finally(function() l:close() end)
+    local c = assert(net.connect("127.0.0.1", port))
+    local a = assert(l:accept())
+    finally(function() c:close() a:close() end)
+    local first = net.spawn(function() return a:recvline() end)
+    local second, third
+    net.spawn(function()
+      net.sleep(0.02)  -- the first waits in recvline by now
+      second = { a:recv(10) }
+      third = { net.select({ a }, nil, 1) }
+      assert(c:sendall("for the first\n"))
+    end)
+    net.run()
+    assert.same({ true, "for the first" }, { first:join() })
+    assert.same({ nil, "recv from 127.0.0.1:" .. select(2, c:getsockname())
+      .. ": another task is waiting on this socket", "busy" }, second)
+    assert.same({ nil, "select: another task is waiting on this socket",
+      "busy" }, third)
+  end)
+
   it("wait in net.select on the loop: others run, its timeout and "
     .. "net.deadline hold", function()
     local l = assert(net.listen("127.0.0.1", 0))
