@@ -2,14 +2,15 @@
 -- per idle connection. The load is always build/bench/talk-ref (C, epoll,
 -- from talk-ref.c) on the client CPU; the servers, on the server CPU:
 --   C                  talk-ref server: epoll, one thread (the limit)
---   netbasics (sched)  tasks under net.spawn/net.run, one per client
---                      (once the scheduler is in: issue 7)
+--   netbasics (sched)  tasks under net.spawn/net.run, one per client,
+--                      line by line (`for line in c:lines()`, c:write)
 --   netbasics (select) one loop over net.select, sockets with
 --                      settimeout(0): the socket family alone
 --   LuaSocket          the same loop over socket.select
 --   Python 3 asyncio   the protocol API (asyncio.Protocol)
--- Every Lua and Python server answers whole chunks of lines (one gsub
--- or join, one send), as the C one does.
+-- The select-loop and Python servers answer whole chunks of lines (one
+-- gsub or join, one send), as the C one does; the tasks go line by line
+-- and their answers to one read still leave in one send.
 -- Workloads: ping-pong with 50 clients (one line in flight each),
 -- pipelined with 50 clients (16 lines in flight each), and the resident
 -- memory one more idle connection costs a server (VmRSS after CONNS
@@ -108,16 +109,12 @@ if arg[1] == "peer" then
       end
     end
   elseif mode == "nb-sched" then
-    -- one task per client, written as for one client (the socket is
-    -- passed to net.spawn, so the new task holds it)
+    -- one task per client, written line by line as for one client (the
+    -- socket is passed to net.spawn, so the new task holds it); the
+    -- answers to lines read together go out in one send (held back)
     local function serve(c)
-      local buf = ""
-      while true do
-        local data = c:recv(65536)
-        if not data or data == "" then break end
-        local out
-        out, buf = answers(buf .. data)
-        if out then assert(c:sendall(out)) end
+      for line in c:lines() do
+        if not c:write("You said ", line, "\n") then break end
       end
       c:close()
     end
