@@ -297,6 +297,29 @@ describe("net.spawn and net.run", function()
     assert.equal("closed", got[101])
   end)
 
+  it("end a lines loop quietly when another task closes its socket",
+    function()
+      local l = assert(net.listen("127.0.0.1", 0))
+      local _, port = l:getsockname()
+      finally(function() l:close() end)
+      local c = assert(net.connect("127.0.0.1", port))
+      local a = assert(l:accept())
+      finally(function() c:close() a:close() end)
+      local got = {}
+      local reader = net.spawn(function()
+        for line in a:lines() do got[#got + 1] = line end
+        return "loop ended"
+      end)
+      net.spawn(function()
+        assert(c:sendall("one\n"))
+        net.sleep(0.05)  -- the reader has "one" and waits for more
+        a:close()
+      end)
+      net.run()
+      assert.same({ true, "loop ended" }, { reader:join() })
+      assert.same({ "one" }, got)
+    end)
+
   it("refuse a second task waiting on a socket the same way: 'busy', "
     .. "the first still gets its line", function()
     local l = assert(net.listen("127.0.0.1", 0))
