@@ -30,6 +30,7 @@ if arg[1] == "server" then
     while true do
       local c = l:accept()
       if not c then break end
+      c:setoption("nodelay", true)  -- as the C server
       net.spawn(talk, c)
     end
   end)
