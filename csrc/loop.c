@@ -491,7 +491,7 @@ static void close_held(lua_State *L, nb_task *t) {
   lua_pushnil(L);
   while (lua_next(L, -2)) {
     lua_pop(L, 1);
-    if (luaL_testudata(L, -1, NB_SOCKET_T)) {
+    if (nb_testsock(L, -1)) {
       lua_getfield(L, -1, "close");
       lua_pushvalue(L, -2);
       lua_pcall(L, 1, 0, 0) == LUA_OK ? (void)0 : lua_pop(L, 1);
@@ -721,7 +721,7 @@ static int net_spawn(lua_State *L) {
   lua_setfield(L, -2, "__mode");
   lua_setmetatable(L, -2);
   for (i = 2; i <= n; i++) {
-    if (luaL_testudata(L, i, NB_SOCKET_T)) {
+    if (nb_testsock(L, i)) {
       lua_pushvalue(L, i);
       lua_pushboolean(L, 1);
       lua_rawset(L, -3);

@@ -209,7 +209,7 @@ static int addpolls(lua_State *L, int t, struct pollfd *p, int k,
   for (i = 1; i <= n; i++) {
     nb_sock *s;
     lua_geti(L, t, i);
-    s = (nb_sock *)luaL_testudata(L, -1, NB_SOCKET_T);
+    s = nb_testsock(L, -1);
     if (s == NULL)
       luaL_error(L, "select: entry %d is not a socket", (int)i);
     if (s->fd < 0)

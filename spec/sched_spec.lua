@@ -24,6 +24,18 @@ local function talk_server()
   return l, port, acceptor
 end
 
+-- a connected pair over loopback: client c and accepted a, closed (with
+-- the listener) at the end of the test
+local function pair()
+  local l = assert(net.listen("127.0.0.1", 0))
+  local _, port = l:getsockname()
+  finally(function() l:close() end)
+  local c = assert(net.connect("127.0.0.1", port))
+  local a = assert(l:accept())
+  finally(function() c:close() a:close() end)
+  return c, a
+end
+
 describe("net.spawn and net.run", function()
   it("serve 200 concurrent clients, each sending 100 lines and checking "
     .. "every echo in order", function()
@@ -299,12 +311,7 @@ describe("net.spawn and net.run", function()
 
   it("end a lines loop quietly when another task closes its socket",
     function()
-      local l = assert(net.listen("127.0.0.1", 0))
-      local _, port = l:getsockname()
-      finally(function() l:close() end)
-      local c = assert(net.connect("127.0.0.1", port))
-      local a = assert(l:accept())
-      finally(function() c:close() a:close() end)
+      local c, a = pair()
       local got = {}
       local reader = net.spawn(function()
         for line in a:lines() do got[#got + 1] = line end
@@ -322,12 +329,7 @@ describe("net.spawn and net.run", function()
 
   it("refuse a second task waiting on a socket the same way: 'busy', "
     .. "the first still gets its line", function()
-    local l = assert(net.listen("127.0.0.1", 0))
-    local _, port = l:getsockname()
-    finally(function() l:close() end)
-    local c = assert(net.connect("127.0.0.1", port))
-    local a = assert(l:accept())
-    finally(function() c:close() a:close() end)
+    local c, a = pair()
     local first = net.spawn(function() return a:recvline() end)
     local second, third
     net.spawn(function()
@@ -346,12 +348,7 @@ describe("net.spawn and net.run", function()
 
   it("wait in net.select on the loop: others run, its timeout and "
     .. "net.deadline hold", function()
-    local l = assert(net.listen("127.0.0.1", 0))
-    local _, port = l:getsockname()
-    finally(function() l:close() end)
-    local c = assert(net.connect("127.0.0.1", port))
-    local a = assert(l:accept())
-    finally(function() c:close() a:close() end)
+    local c, a = pair()
     local order = {}
     local sel = net.spawn(function()
       local r, w, err = net.select({ c }, nil, 5)

@@ -13,6 +13,16 @@ local function ourlistener(host)
   return l, port
 end
 
+-- a connected pair over loopback: our client c and the socket a our
+-- listener accepted, all three closed at the end of the test
+local function ourpair()
+  local l, port = ourlistener()
+  local c = assert(net.connect("127.0.0.1", port))
+  local a = assert(l:accept())
+  finally(function() c:close() a:close() l:close() end)
+  return c, a, port
+end
+
 -- a socat sending `data` to us and exiting
 local function socat_sender(port, data, host)
   local d = T.tmpdir()
@@ -440,10 +450,7 @@ describe("s:lines and s:write", function()
 
   it("lines raises on a line longer than max and on a timeout, with "
     .. "recvline's message", function()
-    local l, port = ourlistener()
-    local c = assert(net.connect("127.0.0.1", port))
-    local a = assert(l:accept())
-    finally(function() c:close() a:close() l:close() end)
+    local c, a = ourpair()
     assert(c:sendall("short\n" .. ("b"):rep(20) .. "\nnext\n"))
     a:settimeout(5)
     local it = a:lines(10)
@@ -465,10 +472,7 @@ describe("s:lines and s:write", function()
 
   it("write sends strings and numbers in order and returns the socket",
     function()
-      local l, port = ourlistener()
-      local c = assert(net.connect("127.0.0.1", port))
-      local a = assert(l:accept())
-      finally(function() c:close() a:close() l:close() end)
+      local c, a = ourpair()
       assert.equal(c, c:write("a", 1, "b", 2.5, "\n"))
       assert.equal(c, c:write())
       assert.equal(c, c:write(""))
@@ -481,10 +485,7 @@ describe("s:lines and s:write", function()
 
   it("write of more than 64 KiB goes piece by piece, all of it, in order",
     function()
-      local l, port = ourlistener()
-      local c = assert(net.connect("127.0.0.1", port))
-      local a = assert(l:accept())
-      finally(function() c:close() a:close() l:close() end)
+      local c, a = ourpair()
       local pieces = {}
       for i = 1, 3 do pieces[i] = string.char(64 + i):rep(40000) end
       assert(c:write(pieces[1], pieces[2], pieces[3], "\n"))
@@ -492,10 +493,7 @@ describe("s:lines and s:write", function()
     end)
 
   it("write fails as sendall: nil, msg, 'closed', bytes sent", function()
-    local l, port = ourlistener()
-    local c = assert(net.connect("127.0.0.1", port))
-    local a = assert(l:accept())
-    finally(function() c:close() l:close() end)
+    local c, a, port = ourpair()
     assert(a:setoption("linger", 0))
     a:close()  -- a reset
     c:settimeout(5)
