@@ -39,18 +39,20 @@
 ** ------------------------------------------------------------------ */
 
 /*
-** Our socket userdata carry the address of sock_tag and have exactly the
+** Our socket userdata carry the address of nb_sock_tag and have exactly the
 ** size of an nb_sock: checking that is much cheaper than
 ** luaL_checkudata's lookup of the metatable by name in the registry (or
 ** a compare with it), and it runs twice per line in a talk loop. Only
 ** this file makes such a userdata; anything else takes the general way,
 ** for its error message.
 */
-static const char sock_tag = 0;
+const char nb_sock_tag = 0;
 
 nb_sock *nb_testsock(lua_State *L, int i) {
   nb_sock *s = (nb_sock *)lua_touserdata(L, i);
-  if (s != NULL && s->tag == &sock_tag && lua_rawlen(L, i) == sizeof *s)
+  /* the size first: a smaller userdata (or a light one, size 0) has no
+  ** tag to read */
+  if (s != NULL && lua_rawlen(L, i) == sizeof *s && s->tag == &nb_sock_tag)
     return s;
   return NULL;
 }
@@ -60,7 +62,7 @@ nb_sock *nb_tosock(lua_State *L, int i) {
   return s != NULL ? s : (nb_sock *)luaL_checkudata(L, i, NB_SOCKET_T);
 }
 
-nb_sock *nb_checkopen(lua_State *L, int i) {
+nb_sock *nb_checkopen_slow(lua_State *L, int i) {
   return nb_useopen(L, nb_tosock(L, i));
 }
 
@@ -79,7 +81,7 @@ nb_sock *nb_useopen(lua_State *L, nb_sock *s) {
 nb_sock *nb_newsock(lua_State *L, int family, int type) {
   nb_sock *s = (nb_sock *)lua_newuserdatauv(L, sizeof(nb_sock), 0);
   memset(s, 0, sizeof *s);
-  s->tag = &sock_tag;
+  s->tag = &nb_sock_tag;
   s->fd = -1;
   s->family = family;
   s->type = type;

@@ -63,11 +63,24 @@ void nb_endpoint_text(const struct sockaddr *sa, char *out, size_t size);
 const char *nb_errcode(int e);
 void nb_errtext(int e, char *out, size_t size);
 
-/* the userdata (socket.c) */
+/* the userdata (socket.c): nb_testsock, ours or NULL; nb_tosock, ours or
+** an error; nb_checkopen, ours and open or an error (nb_useopen: and a
+** first use in a task makes it non-blocking) */
+extern const char nb_sock_tag;  /* its address marks our userdata */
 nb_sock *nb_testsock(lua_State *L, int i);
 nb_sock *nb_tosock(lua_State *L, int i);
-nb_sock *nb_checkopen(lua_State *L, int i);
+nb_sock *nb_checkopen_slow(lua_State *L, int i);
 nb_sock *nb_useopen(lua_State *L, nb_sock *s);
+
+/* every method starts here, twice per line in a talk loop: the common
+** case (a socket already used in a task) inline, the rest out of line */
+static inline nb_sock *nb_checkopen(lua_State *L, int i) {
+  nb_sock *s = (nb_sock *)lua_touserdata(L, i);
+  if (s != NULL && lua_rawlen(L, i) == sizeof *s && s->tag == &nb_sock_tag
+      && s->fd >= 0 && s->tasked)
+    return s;
+  return nb_checkopen_slow(L, i);
+}
 nb_sock *nb_newsock(lua_State *L, int family, int type);
 void nb_sock_release(nb_sock *s);
 

@@ -88,11 +88,12 @@ void nb_rbuf_free(nb_sock *s) {
 ** Output held back in a task
 **
 ** A talk-like server in a task reads several lines at once when a client
-** sends them ahead (pipelining) and answers each with sendall. While the
-** read buffer still holds a whole next line, the task is going to answer
-** it without waiting, so sendall keeps small answers in the socket's
-** wbuf and they go in one send() with the last one (instead of one per
-** line). Held output goes to the kernel before anything else happens on
+** sends them ahead (pipelining) and answers each with sendall or write.
+** While the read buffer still holds input, the task is going to take it
+** next without a syscall, so sendall and write keep small answers in the
+** socket's wbuf and they go in one send() with the last one (instead of
+** one per line); a partial line goes to the kernel for the rest of it,
+** and held output goes first. Held output goes to the kernel before anything else happens on
 ** the socket, and before the task waits for anything or yields (the
 ** loop calls nb_flush_held), so nobody waits for bytes held here. Only
 ** one socket holds output at a time: the one of the task running now (or
@@ -161,40 +162,36 @@ static int flush_wait(lua_State *L, nb_sock *s, double deadline) {
   return 0;
 }
 
-/* does the read buffer hold a whole line after the one just taken? */
-static int line_ahead(nb_sock *s) {
-  char *nl;
-  if (s->rend <= s->rscan) return 0;
-  nl = (char *)memchr(s->rbuf + s->rscan, '\n', s->rend - s->rscan);
-  if (nl == NULL) {
-    s->rscan = s->rend;
-    return 0;
+/* room for n more bytes of held output on s while more input waits in
+** its read buffer (else NULL): the caller copies them there */
+static char *hold_room(lua_State *L, nb_sock *s, size_t n) {
+  nb_task *t;
+  char *p;
+  if (s->type != SOCK_STREAM || !s->tasked || n == 0
+      || (held != NULL && held != s) || s->wlen + n > NB_HOLD_MAX
+      || s->rend <= s->rpos || (t = nb_task_of(L)) == NULL
+      || (held == s && holder != t) || !lua_isyieldable(L))
+    return NULL;
+  if (s->wcap < s->wlen + n) {
+    size_t cap = s->wcap ? s->wcap * 2 : 2048;
+    while (cap < s->wlen + n) cap *= 2;
+    p = (char *)nb_realloc(s->wbuf, cap);
+    if (p == NULL) return NULL;
+    s->wbuf = p;
+    s->wcap = cap;
   }
-  s->rscan = (size_t)(nl - s->rbuf);
-  return 1;
+  p = s->wbuf + s->wlen;
+  s->wlen += n;
+  held = s;
+  holder = t;
+  return p;
 }
 
 /* keep [d, d+n) back if the task will answer another line at once */
 static int hold(lua_State *L, nb_sock *s, const char *d, size_t n) {
-  nb_task *t;
-  if (s->type != SOCK_STREAM || !s->tasked || n == 0
-      || (held != NULL && held != s) || s->wlen + n > NB_HOLD_MAX
-      || !line_ahead(s) || (t = nb_task_of(L)) == NULL
-      || (held == s && holder != t) || !lua_isyieldable(L))
-    return 0;
-  if (s->wcap < s->wlen + n) {
-    size_t cap = s->wcap ? s->wcap * 2 : 2048;
-    char *p;
-    while (cap < s->wlen + n) cap *= 2;
-    p = (char *)nb_realloc(s->wbuf, cap);
-    if (p == NULL) return 0;
-    s->wbuf = p;
-    s->wcap = cap;
-  }
-  memcpy(s->wbuf + s->wlen, d, n);
-  s->wlen += n;
-  held = s;
-  holder = t;
+  char *p = hold_room(L, s, n);
+  if (p == NULL) return 0;
+  memcpy(p, d, n);
   return 1;
 }
 
@@ -251,19 +248,22 @@ static const char *checkrange(lua_State *L, size_t *n) {
 }
 
 /*
-** ** Send from `d` until `n` bytes are gone (all = 1) or one send() took
-** some (all = 0). *sent comes in as what went before a wait (a task's
+** ** Send from `d` until `n` bytes are gone (all = SEND_ALL, or
+** SEND_ALL_NOW when the caller found it cannot be held) or one send()
+** took some (all = SEND_SOME). *sent comes in as what went before a wait (a task's
 ** call is made again from the start when woken) and counts what went;
 ** `base` is what the call sent before `d` (the earlier pieces of a
 ** write), so the task's progress is base + *sent. Returns 0 or an errno.
 */
+enum { SEND_SOME, SEND_ALL, SEND_ALL_NOW };
+
 static int sendloop(lua_State *L, nb_sock *s, const char *d, size_t n,
                     int all, size_t base, size_t *sent) {
   double deadline = nb_deadline_of(s);
   nb_task *t = nb_task_of(L);
   if (s->wlen > s->wpos || s->werr != 0) {
     /* held output first (called again: only what is left of it) */
-    if (*sent == 0 && all && hold(L, s, d, n)) {
+    if (*sent == 0 && all == SEND_ALL && hold(L, s, d, n)) {
       *sent = n;
       return 0;
     }
@@ -279,7 +279,7 @@ static int sendloop(lua_State *L, nb_sock *s, const char *d, size_t n,
       if (e != 0) return e;
     }
     if (*sent == n && n > 0) return 0;
-  } else if (all && *sent == 0 && hold(L, s, d, n)) {
+  } else if (all == SEND_ALL && *sent == 0 && hold(L, s, d, n)) {
     *sent = n;
     return 0;
   }
@@ -311,7 +311,7 @@ int sock_send(lua_State *L) {
   nb_sock *s = nb_checkopen(L, 1);
   size_t n, sent = nb_task_progress(nb_task_of(L));
   const char *d = checkrange(L, &n);
-  int e = sendloop(L, s, d, n, 0, 0, &sent);
+  int e = sendloop(L, s, d, n, SEND_SOME, 0, &sent);
   if (e != 0) return nb_sockfail(L, s, "send", e);
   lua_pushinteger(L, (lua_Integer)sent);
   return 1;
@@ -329,7 +329,7 @@ int sock_sendall(lua_State *L) {
   nb_sock *s = nb_checkopen(L, 1);
   size_t n, sent = nb_task_progress(nb_task_of(L));
   const char *d = checkrange(L, &n);
-  int e = sendloop(L, s, d, n, 1, 0, &sent);
+  int e = sendloop(L, s, d, n, SEND_ALL, 0, &sent);
   if (e != 0) return sendfail(L, s, e, sent);
   lua_pushboolean(L, 1);
   return 1;
@@ -337,44 +337,48 @@ int sock_sendall(lua_State *L) {
 
 #define NB_WRITE_SMALL 512     /* write(...) joins this much on the stack */
 #define NB_WRITE_JOIN 65536    /* ... this much in the scratch area */
+#define NB_WRITE_ARGS 8        /* pieces remembered from the first pass */
 
 /*
 ** ** s:write(...) -> s, or nil, msg, code, bytes sent: every argument
 ** (strings or numbers, as file:write) in order, all of it, as sendall.
-** Joined (on the stack, or up to NB_WRITE_JOIN bytes in the scratch
+** Joined (straight into the held output when a task answers pipelined
+** lines, else on the stack, or up to NB_WRITE_JOIN bytes in the scratch
 ** area), so write("You said ", line, "\n") is one send() (or one held
 ** copy) and no string is made; more than that goes piece by piece.
 */
 int sock_write(lua_State *L) {
   nb_sock *s = nb_checkopen(L, 1);
-  int i, e, top = lua_gettop(L);
+  int i, e, top = lua_gettop(L), np = top - 1;
   size_t total = 0, done = nb_task_progress(nb_task_of(L)), base = 0;
-  char small[NB_WRITE_SMALL];
+  const char *piece[NB_WRITE_ARGS];
+  size_t plen[NB_WRITE_ARGS];
+  char small[NB_WRITE_SMALL], *p;
   const char *d = small;
   for (i = 2; i <= top; i++) {
     size_t len;
     const char *a = lua_tolstring(L, i, &len);
     if (a == NULL) luaL_checklstring(L, i, &len);  /* raises */
-    if (total <= sizeof small && len <= sizeof small - total)
-      memcpy(small + total, a, len);
+    if (i - 2 < NB_WRITE_ARGS) {
+      piece[i - 2] = a;
+      plen[i - 2] = len;
+    }
     total += len;
   }
   if (total == 0) {  /* nothing to send (file:write() too) */
     lua_settop(L, 1);
     return 1;
   }
-  if (top == 2)
-    d = lua_tostring(L, 2);
-  else if (total > sizeof small && total <= NB_WRITE_JOIN) {
-    char *p = nb_scratch_get(L, total);
-    d = p;
-    for (i = 2; i <= top; i++) {
-      size_t len;
-      const char *a = lua_tolstring(L, i, &len);
-      memcpy(p, a, len);
-      p += len;
+  if (np <= NB_WRITE_ARGS && done == 0
+      && (p = hold_room(L, s, total)) != NULL) {
+    for (i = 0; i < np; i++) {
+      memcpy(p, piece[i], plen[i]);
+      p += plen[i];
     }
-  } else if (total > NB_WRITE_JOIN) {
+    lua_pushvalue(L, 1);
+    return 1;
+  }
+  if (total > NB_WRITE_JOIN) {  /* piece by piece */
     for (i = 2; i <= top; i++) {
       size_t len, sent;
       const char *a = lua_tolstring(L, i, &len);
@@ -383,14 +387,31 @@ int sock_write(lua_State *L) {
         continue;
       }
       sent = done > base ? done - base : 0;
-      e = sendloop(L, s, a, len, 1, base, &sent);
+      e = sendloop(L, s, a, len, SEND_ALL, base, &sent);
       if (e != 0) return sendfail(L, s, e, base + sent);
       base += len;
     }
     lua_settop(L, 1);
     return 1;
   }
-  e = sendloop(L, s, d, total, 1, 0, &done);
+  if (np == 1)
+    d = piece[0];
+  else {
+    d = p = total <= sizeof small ? small : nb_scratch_get(L, total);
+    for (i = 0; i < np; i++) {
+      size_t len;
+      const char *a;
+      if (i < NB_WRITE_ARGS) {
+        a = piece[i];
+        len = plen[i];
+      } else
+        a = lua_tolstring(L, i + 2, &len);
+      memcpy(p, a, len);
+      p += len;
+    }
+  }
+  e = sendloop(L, s, d, total, done == 0 && np <= NB_WRITE_ARGS
+               ? SEND_ALL_NOW : SEND_ALL, 0, &done);
   if (e != 0) return sendfail(L, s, e, done);
   lua_settop(L, 1);
   return 1;
@@ -527,12 +548,14 @@ static int recvline_fresh(lua_State *L, nb_sock *s, size_t max,
 ** nil, msg, "closed". A timeout keeps the partial line for the next call.
 */
 static int recvline_on(lua_State *L, nb_sock *s, lua_Integer max) {
-  double deadline = nb_deadline_of(s);
+  double deadline = -1;  /* taken at the first read: a line already */
+  int timed = 0;         /* buffered needs no clock */
   size_t limit;
   limit = (size_t)max + 2;  /* the line, "\r", "\n" */
   if (s->rend == s->rpos) {
-    int r = recvline_fresh(L, s, (size_t)max, deadline);
+    int r = recvline_fresh(L, s, (size_t)max, deadline = nb_deadline_of(s));
     if (r >= 0) return r;
+    timed = 1;
   }
   for (;;) {
     ssize_t r;
@@ -575,6 +598,10 @@ static int recvline_on(lua_State *L, nb_sock *s, lua_Integer max) {
       s->rbuf = p;
       s->rcap = cap;
     }
+    if (!timed) {
+      deadline = nb_deadline_of(s);
+      timed = 1;
+    }
     r = readsome(L, s, s->rbuf + s->rend, s->rcap - s->rend, deadline);
     if (r > 0) {
       s->rend += (size_t)r;
@@ -605,7 +632,7 @@ int sock_recvline(lua_State *L) {
 /* after recvline_on in the iterators: the line, or the end of the loop
 ** (end of stream, the peer gone), or an error raised as file:lines does */
 static int lines_result(lua_State *L, int r) {
-  if (lua_type(L, -r) == LUA_TSTRING) return 1;
+  if (r == 1) return 1;  /* the line (a failure is nil, msg, code) */
   if (strcmp(lua_tostring(L, -1), "closed") == 0) return 0;
   return luaL_error(L, "%s", lua_tostring(L, -2));
 }
@@ -619,7 +646,7 @@ static nb_sock *lines_sock(lua_State *L, int up) {
     lua_settop(L, 0);
     lua_pushvalue(L, lua_upvalueindex(up));
   }
-  return nb_useopen(L, s);
+  return s->fd >= 0 && s->tasked ? s : nb_useopen(L, s);
 }
 
 /* the iterators of s:lines(): upvalues the scratch area and the socket;

@@ -722,6 +722,24 @@ describe("downloads in tasks", function()
 end)
 
 describe("answers held back in a task", function()
+  it("go out while a partial line waits for the rest of it", function()
+    local c, a = pair()
+    local got = {}
+    net.spawn(function()
+      for line in a:lines() do a:write("You said ", line, "\n") end
+    end)
+    net.spawn(function()
+      c:settimeout(5)
+      assert(c:sendall("one\ntwo\nthr"))
+      got[1], got[2] = c:recvline(), c:recvline()  -- before "ee\n" is sent
+      assert(c:sendall("ee\n"))
+      got[3] = c:recvline()
+      c:close()
+    end)
+    net.run()
+    assert.same({ "You said one", "You said two", "You said three" }, got)
+  end)
+
   -- a client sends many lines and reads nothing for a while; the task
   -- answers a fixed number of them and ends without closing its socket,
   -- with the kernel's buffers full and answers held back: they must all

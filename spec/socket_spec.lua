@@ -483,6 +483,18 @@ describe("s:lines and s:write", function()
       assert.equal("xy", a:recvline())
     end)
 
+  it("write joins many pieces, small and large, in order", function()
+    local c, a = ourpair()
+    local many, big = {}, {}
+    for i = 1, 20 do many[i] = tostring(i) end            -- 20 pieces, 31 bytes
+    for i = 1, 12 do big[i] = string.char(96 + i):rep(900) end  -- 10,800
+    assert(c:write(table.unpack(many)))
+    assert(c:write(table.unpack(big)))
+    assert(c:write(big[1], big[2], 7, "\n"))               -- 1,802, few pieces
+    assert.equal(table.concat(many) .. table.concat(big) .. big[1] .. big[2]
+      .. "7", a:recvline(100000))
+  end)
+
   it("write of more than 64 KiB goes piece by piece, all of it, in order",
     function()
       local c, a = ourpair()
