@@ -540,18 +540,20 @@ static void finish(lua_State *L, nb_task *t, int status) {
 static void step(lua_State *L, nb_task *t) {
   int nres, st, ti, i;
   lua_State *co = t->co;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, t->anchor);
-  ti = lua_gettop(L);
   loop.current = t;
   t->state = T_RUNNING;
-  st = lua_resume(co, L, t->nargs, &nres);
+  st = lua_resume(co, L, t->nargs, &nres);  /* t stays anchored */
   t->nargs = 0;
   if (t->state != T_WAITING) nb_unhold(t);
   loop.current = NULL;
   if (st == LUA_YIELD) {
-    lua_pop(co, nres);
+    if (nres > 0) lua_pop(co, nres);
     if (t->state == T_RUNNING) make_ready(t);  /* coroutine.yield() */
-  } else if (st == LUA_OK) {
+    return;
+  }
+  lua_rawgeti(L, LUA_REGISTRYINDEX, t->anchor);  /* for its outcome */
+  ti = lua_gettop(L);
+  if (st == LUA_OK) {
     lua_createtable(L, nres, 1);
     lua_pushinteger(L, nres);
     lua_setfield(L, ti + 1, "n");

@@ -413,7 +413,7 @@ int sock_write(lua_State *L) {
   e = sendloop(L, s, d, total, done == 0 && np <= NB_WRITE_ARGS
                ? SEND_ALL_NOW : SEND_ALL, 0, &done);
   if (e != 0) return sendfail(L, s, e, done);
-  lua_settop(L, 1);
+  lua_pushvalue(L, 1);
   return 1;
 }
 
@@ -424,23 +424,32 @@ static void rbuf_take(nb_sock *s, size_t n) {
   if (s->rpos >= s->rend) nb_rbuf_free(s);
 }
 
+/* is the running call in a task, with a socket whose reads wait on the
+** loop? */
+static int reads_in_task(lua_State *L, nb_sock *s) {
+  return s->tasked && s->type == SOCK_STREAM && nb_task_of(L) != NULL;
+}
+
 /*
-** ** One read of up to `n` bytes into `p`, waiting per the timeout.
-** Returns the count (0: end of stream) or -errno.
+** ** Before a read: held output goes first; in a task, when nothing
+** arrived since the last read emptied the kernel's buffer, wait at once
+** (the call is made again from the start when ready). 0 or an errno.
 */
-static ssize_t readsome(lua_State *L, nb_sock *s, char *p, size_t n,
-                        double deadline) {
-  int tasked = s->tasked && s->type == SOCK_STREAM && nb_task_of(L) != NULL;
-  if (s->wlen > s->wpos) {  /* held output goes before we wait for more */
+static int before_read(lua_State *L, nb_sock *s, double deadline,
+                       int tasked) {
+  if (s->wlen > s->wpos) {
     int e = flush_wait(L, s, deadline);
-    if (e != 0 && e != EPIPE && e != ECONNRESET) return -e;
+    if (e != 0 && e != EPIPE && e != ECONNRESET) return e;
   }
-  if (tasked && deadline != 0 && !nb_loop_readable(s->fd)) {
-    /* nothing arrived since the last read emptied the kernel's buffer:
-    ** wait at once (called again from the start when ready) */
-    int e = nb_waitfd(L, s->fd, POLLIN, deadline);
-    if (e != 0) return -e;
-  }
+  if (tasked && deadline != 0 && !nb_loop_readable(s->fd))
+    return nb_waitfd(L, s->fd, POLLIN, deadline);
+  return 0;
+}
+
+/* one recv() of up to `n` bytes into `p`, waiting per the timeout while
+** there is nothing: the count (0: end of stream) or -errno */
+static ssize_t recv_some(lua_State *L, nb_sock *s, char *p, size_t n,
+                         double deadline, int tasked) {
   for (;;) {
     ssize_t r = recv(s->fd, p, n, 0);
     if (r >= 0) {
@@ -460,6 +469,15 @@ static ssize_t readsome(lua_State *L, nb_sock *s, char *p, size_t n,
   }
 }
 
+/* before_read, then recv_some */
+static ssize_t readsome(lua_State *L, nb_sock *s, char *p, size_t n,
+                        double deadline) {
+  int tasked = reads_in_task(L, s);
+  int e = before_read(L, s, deadline, tasked);
+  if (e != 0) return -e;
+  return recv_some(L, s, p, n, deadline, tasked);
+}
+
 /* s:recv([max=65536]) -> 1..max bytes, "" at end of stream */
 int sock_recv(lua_State *L) {
   nb_sock *s = nb_checkopen(L, 1);
@@ -467,6 +485,8 @@ int sock_recv(lua_State *L) {
   size_t want;
   ssize_t r;
   char *p;
+  double deadline;
+  int tasked, e;
   luaL_argcheck(L, max >= 1, 2, "must be at least 1");
   if (s->rend > s->rpos) {  /* what recvline read ahead comes first */
     size_t n = s->rend - s->rpos;
@@ -476,8 +496,12 @@ int sock_recv(lua_State *L) {
     return 1;
   }
   want = max > NB_RECV_CHUNK ? NB_RECV_CHUNK : (size_t)max;
-  p = nb_scratch_get(L, want);
-  r = readsome(L, s, p, want, nb_deadline_of(s));
+  deadline = nb_deadline_of(s);
+  tasked = reads_in_task(L, s);
+  e = before_read(L, s, deadline, tasked);
+  if (e != 0) return nb_sockfail(L, s, "recv", e);
+  p = nb_scratch_get(L, want);  /* after a wait: the call was made again */
+  r = recv_some(L, s, p, want, deadline, tasked);
   if (r < 0) return nb_sockfail(L, s, "recv", (int)-r);
   lua_pushlstring(L, p, (size_t)r);
   return 1;
@@ -519,8 +543,13 @@ static void rbuf_keep(lua_State *L, nb_sock *s, const char *p, size_t n,
 static int recvline_fresh(lua_State *L, nb_sock *s, size_t max,
                           double deadline) {
   size_t want = max + 2 < NB_RBUF_MIN ? NB_RBUF_MIN : NB_RBUF_MIN * 8;
-  char *p = nb_scratch_get(L, want), *nl;
-  ssize_t r = readsome(L, s, p, want, deadline);
+  int tasked = reads_in_task(L, s);
+  int e = before_read(L, s, deadline, tasked);
+  char *p, *nl;
+  ssize_t r;
+  if (e != 0) return nb_sockfail(L, s, "recvline", e);
+  p = nb_scratch_get(L, want);  /* after a wait: the call was made again */
+  r = recv_some(L, s, p, want, deadline, tasked);
   if (r < 0) return nb_sockfail(L, s, "recvline", (int)-r);
   if (r == 0) return nb_closedfail(L, s, "recvline");
   nl = (char *)memchr(p, '\n', (size_t)r);
