@@ -81,6 +81,7 @@ static inline nb_sock *nb_checkopen(lua_State *L, int i) {
     return s;
   return nb_checkopen_slow(L, i);
 }
+
 nb_sock *nb_newsock(lua_State *L, int family, int type);
 void nb_sock_release(nb_sock *s);
 

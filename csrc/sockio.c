@@ -92,12 +92,12 @@ void nb_rbuf_free(nb_sock *s) {
 ** While the read buffer still holds input, the task is going to take it
 ** next without a syscall, so sendall and write keep small answers in the
 ** socket's wbuf and they go in one send() with the last one (instead of
-** one per line); a partial line goes to the kernel for the rest of it,
-** and held output goes first. Held output goes to the kernel before anything else happens on
-** the socket, and before the task waits for anything or yields (the
-** loop calls nb_flush_held), so nobody waits for bytes held here. Only
-** one socket holds output at a time: the one of the task running now (or
-** of a task waiting to give it to a full kernel).
+** one per line). Held output goes to the kernel before anything else
+** happens on the socket (a read for the rest of a partial line too), and
+** before the task waits for anything or yields (the loop calls
+** nb_flush_held), so nobody waits for bytes held here. Only one socket
+** holds output at a time: the one of the task running now (or of a
+** task waiting to give it to a full kernel).
 ** ------------------------------------------------------------------ */
 
 #define NB_HOLD_MAX 16384  /* bytes held back at most */
@@ -187,7 +187,7 @@ static char *hold_room(lua_State *L, nb_sock *s, size_t n) {
   return p;
 }
 
-/* keep [d, d+n) back if the task will answer another line at once */
+/* keep [d, d+n) back while more input waits (hold_room) */
 static int hold(lua_State *L, nb_sock *s, const char *d, size_t n) {
   char *p = hold_room(L, s, n);
   if (p == NULL) return 0;
@@ -250,10 +250,11 @@ static const char *checkrange(lua_State *L, size_t *n) {
 /*
 ** ** Send from `d` until `n` bytes are gone (all = SEND_ALL, or
 ** SEND_ALL_NOW when the caller found it cannot be held) or one send()
-** took some (all = SEND_SOME). *sent comes in as what went before a wait (a task's
-** call is made again from the start when woken) and counts what went;
-** `base` is what the call sent before `d` (the earlier pieces of a
-** write), so the task's progress is base + *sent. Returns 0 or an errno.
+** took some (all = SEND_SOME). *sent comes in as what went before a wait
+** (a task's call is made again from the start when woken) and counts
+** what went; `base` is what the call sent before `d` (the earlier pieces
+** of a write), so the task's progress is base + *sent. Returns 0 or an
+** errno.
 */
 enum { SEND_SOME, SEND_ALL, SEND_ALL_NOW };
 
