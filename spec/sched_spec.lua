@@ -147,12 +147,7 @@ describe("net.spawn and net.run", function()
 
   it("wake a task whose socket is closed after its data arrived and "
     .. "before it ran: nil, msg, 'closed'", function()
-    local l = assert(net.listen("127.0.0.1", 0))
-    local _, port = l:getsockname()
-    finally(function() l:close() end)
-    local c = assert(net.connect("127.0.0.1", port))
-    local a = assert(l:accept())
-    finally(function() a:close() end)
+    local c, a = pair()
     local reader = net.spawn(function() return c:recvline() end)
     net.spawn(function()
       net.sleep(0.02)          -- the reader waits in recvline
@@ -371,18 +366,12 @@ describe("net.spawn and net.run", function()
 
   it("work the same outside a task: blocking calls with their timeouts",
     function()
-    local l = assert(net.listen("127.0.0.1", 0))
-    local _, port = l:getsockname()
-    finally(function() l:close() end)
-    local c = assert(net.connect("127.0.0.1", port))
-    local a = assert(l:accept())
+    local c, a = pair()
     c:settimeout(0.1)
     local ok, msg, code = c:recvline()
     assert.same({ nil, "timeout" }, { ok, code })
     assert(a:sendall("hi\n"))
     assert.equal("hi", c:recvline())
-    a:close()
-    c:close()
   end)
 end)
 
