@@ -7,10 +7,11 @@
 --         (sendall / recv), both ends in the same language, against a C
 --         write/read loop (target >= 0.9x)
 --   talk: ping-pong of the talk protocol, one client (the C client for
---         every server), against a C server (target >= 0.95x) and
---         LuaSocket's (target: not below it)
+--         every server), against a C server (target >= 0.95x), and beside
+--         LuaSocket's, Python's, and the luv and cqueues servers of
+--         talk.lua (target: ahead of them)
 -- Called with `peer MODE PORT [N]` it is one end of a Lua measurement.
--- bench-estimate: 120 12
+-- bench-estimate: 130 14
 package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
 package.cpath = "build/lib/?.so;" .. package.cpath
 
@@ -177,19 +178,27 @@ B.main(function()
   B.rounds("bulk", RUNS, impls, function(impl)
     return gib / bulk(bends[impl][1], bends[impl][2])
   end)
+  -- luv and cqueues: the talk servers of talk.lua, ending after one client
+  local TALK = "lua5.4 scripts/bench/talk.lua peer"
   local servers = { C = REF .. " pp-server", netbasics = LUA .. " nb-pp-server",
     LuaSocket = LUA .. " ls-pp-server",
-    ["Python 3 socket"] = PYR .. " pp-server" }
+    ["Python 3 socket"] = PYR .. " pp-server",
+    luv = TALK .. " luv-once", cqueues = TALK .. " cqueues-once" }
+  impls = { "C", "netbasics", "LuaSocket", "Python 3 socket", "luv",
+    "cqueues" }
   B.workload { id = "pp1", title = "talk ping-pong, 1 client",
     unit = "round trips/s", better = "higher", ref = "C",
     note = ("%d round trips of one line, the C client against each "
-      .. "(blocking) server; targets netbasics >= 0.95x C and >= "
-      .. "LuaSocket"):format(ROUNDS) }
+      .. "server (blocking; luv and cqueues: their event loops); targets "
+      .. "netbasics >= 0.95x C and ahead of LuaSocket, luv and cqueues")
+      :format(ROUNDS) }
   local got = B.rounds("pp1", RUNS, impls, function(impl)
     return pingpong(servers[impl])
   end)
-  if got.netbasics and got.LuaSocket then
-    B.note("pp1", ("netbasics / LuaSocket: %.2fx"):format(
-      B.median(got.netbasics) / B.median(got.LuaSocket)))
+  for _, peer in ipairs { "LuaSocket", "luv", "cqueues" } do
+    if got.netbasics and got[peer] then
+      B.note("pp1", ("netbasics / %s: %.2fx"):format(peer,
+        B.median(got.netbasics) / B.median(got[peer])))
+    end
   end
 end)
