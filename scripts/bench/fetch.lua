@@ -1,22 +1,29 @@
 -- scripts/bench/fetch.lua: net.download and net.fetch beside curl (the C
--- reference), Python's urllib and LuaSocket's socket.http, all from nginx
--- on loopback (spec/support/webserver.lua; nginx on the server CPU, the
--- clients on the other), in interleaved rounds. Rows: see lib.lua.
+-- reference), Python's urllib, LuaSocket's socket.http and lua-http (on
+-- cqueues), all from nginx on loopback (spec/support/webserver.lua; nginx
+-- on the server CPU, the clients on the other), in interleaved rounds.
+-- Rows: see lib.lua.
 --   1 GiB to a file   curl -o FILE; net.download; Python urllib reading
 --                     64 KiB blocks into a file; LuaSocket http.request
---                     with an ltn12 file sink
+--                     with an ltn12 file sink; lua-http
+--                     stream:save_body_to_file
 --   100 MiB to memory curl -o /dev/null (nothing kept: the limit);
 --                     net.fetch; Python r.read(); LuaSocket
---                     http.request(url) (the body as a string)
---   1 GiB to a file on disk (/tmp), where net.download's fsync counts
+--                     http.request(url) (the body as a string); lua-http
+--                     stream:get_body_as_string
+--   1 GiB to a file on disk (/tmp), where net.download's fsync counts:
+--                     curl -o FILE, and `curl -o FILE; sync FILE` timed
+--                     together (as durable as net.download's file)
 -- The files of the first go to /dev/shm when there is one, so that the
 -- disk under them (and net.download's fsync, which the others do not do)
 -- does not decide. Each client's time is taken inside it (curl's
--- time_total, perf_counter, the clock around the call), its peak RSS
--- with /usr/bin/time. Targets (issue 5): net.download at least as fast
--- as the faster of curl and Python, its peak RSS under 30 MB; net.fetch
--- at least 1.2x curl -o /dev/null.
--- bench-estimate: 150 20
+-- time_total, perf_counter, the clock around the call; the shell's clock
+-- around curl and sync), its peak RSS with /usr/bin/time. Targets (issues
+-- 5 and 19): net.download at least as fast as the faster of curl and
+-- Python, its peak RSS under 30 MB; net.fetch at least as fast as Python's
+-- read(), its peak RSS at most 1.3x the body; to disk, at least as fast
+-- as curl then sync.
+-- bench-estimate: 190 24
 local B = dofile "scripts/bench/lib.lua"
 local T = B.T
 local W = require "webserver"
@@ -61,6 +68,39 @@ end
 print(gettime() - t)
 ]]
 
+-- curl, then sync FILE (its fsync), timed together: as durable as the
+-- file net.download leaves
+local DURABLE = [[
+t0=$(date +%s%N)
+curl -s --noproxy '*' -o "$1" "$2" && sync "$1" || exit 1
+t1=$(date +%s%N)
+awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f\n", (b - a) / 1e9 }'
+]]
+
+-- lua-http (Debian lua-http, on cqueues; its modules are in the 5.3 and
+-- 5.2 trees, where Debian puts them)
+local LH = [[
+local request = require "http.request"
+local monotime = require("cqueues").monotime
+local url, out, size = arg[1], arg[2], tonumber(arg[3])
+local t = monotime()
+local req = request.new_from_uri(url)
+req.proxy = false
+local headers, stream = assert(req:go(60))
+assert(headers:get(":status") == "200")
+if out == "-" then
+  local body = assert(stream:get_body_as_string(60))
+  assert(#body == size)
+else
+  local f = assert(io.open(out, "wb"))
+  assert(stream:save_body_to_file(f, 60))
+  assert(f:close())
+end
+print(monotime() - t)
+]]
+local LH_PATH = ";;/usr/share/lua/5.3/?.lua;/usr/share/lua/5.3/?/init.lua;"
+  .. "/usr/share/lua/5.2/?.lua;/usr/share/lua/5.2/?/init.lua"
+
 local NB = [[
 local net = require "netbasics"
 local t = net.now()
@@ -90,6 +130,8 @@ B.main(function()
   B.finally(function() os.execute("rm -rf " .. disk) end)
   T.writefile(shm .. "/py.py", PY)
   T.writefile(shm .. "/ls.lua", LS)
+  T.writefile(shm .. "/lh.lua", LH)
+  T.writefile(shm .. "/durable.sh", DURABLE)
   local cli = B.pin("client")
 
   -- run `cmd` under /usr/bin/time: seconds it printed, peak RSS KiB
@@ -114,7 +156,9 @@ B.main(function()
     local bytes = memory and MID or BIG
     local url = web:url(memory and "/mid.bin" or "/big.bin")
     local s
-    if impl:match("^curl") then
+    if impl:match("; sync") then
+      s = timed(impl, ("sh %s/durable.sh %s %s"):format(shm, dest, url), dest)
+    elseif impl:match("^curl") then
       s = timed(impl, ("curl -s --noproxy '*' -o %s -w '%%{time_total}' %s")
         :format(dest or "/dev/null", url), dest)
     elseif impl:match("^netbasics") then
@@ -123,6 +167,9 @@ B.main(function()
     elseif impl:match("^Python") then
       s = timed(impl, ("%s %s/py.py %s %s %d"):format(B.python, shm, url,
         dest or "-", bytes), dest)
+    elseif impl:match("^lua%-http") then
+      s = timed(impl, ("env LUA_PATH='%s' lua5.4 %s/lh.lua %s %s %d"):format(
+        LH_PATH, shm, url, dest or "-", bytes), dest)
     else
       s = timed(impl, ("lua5.4 %s/ls.lua %s %s %d"):format(shm, url,
         dest or "-", bytes), dest)
@@ -145,7 +192,7 @@ B.main(function()
   local midsize = (MID // MiB) .. " MiB"
   local rounds = B.n(3, 2)
   local impls = { "curl -o FILE", "netbasics net.download",
-    "Python 3 urllib", "LuaSocket socket.http" }
+    "Python 3 urllib", "LuaSocket socket.http", "lua-http" }
   B.workload { id = "dl-file", title = "HTTP download " .. size .. " to a file",
     unit = "MiB/s", better = "higher", ref = "curl -o FILE",
     note = "nginx on loopback, the file in " .. base
@@ -156,24 +203,43 @@ B.main(function()
   rssnote("dl-file", impls)
 
   impls = { "curl -o /dev/null", "netbasics net.fetch", "Python 3 urllib",
-    "LuaSocket socket.http" }
+    "LuaSocket socket.http", "lua-http" }
   B.workload { id = "dl-mem",
     title = "HTTP download " .. midsize .. " to memory",
     unit = "MiB/s", better = "higher", ref = "curl -o /dev/null",
     note = "the body kept as one string (bytes), except by curl, which "
-      .. "throws it away; target net.fetch >= 1.2x curl -o /dev/null" }
-  B.rounds("dl-mem", rounds, impls, function(impl)
+      .. "throws it away; targets net.fetch >= Python's read() in the same "
+      .. "run, its peak RSS <= 1.3x the body" }
+  local got = B.rounds("dl-mem", rounds, impls, function(impl)
     return run(impl, nil)
   end)
+  local nbf, py = got["netbasics net.fetch"], got["Python 3 urllib"]
+  if nbf and py then
+    B.note("dl-mem", ("net.fetch / Python urllib: %.2fx (medians)"):format(
+      B.median(nbf) / B.median(py)))
+  end
+  if rss["netbasics net.fetch"] then
+    B.note("dl-mem", ("net.fetch peak RSS / body: %.2fx"):format(
+      B.median(rss["netbasics net.fetch"]) * 1024 / MID))
+  end
   rssnote("dl-mem", impls)
 
-  impls = { "curl -o FILE", "netbasics net.download" }
+  impls = { "curl -o FILE", "curl -o FILE; sync FILE",
+    "netbasics net.download" }
   B.workload { id = "dl-disk", title = "HTTP download " .. size
       .. " to a file on disk (/tmp)",
     unit = "MiB/s", better = "higher", ref = "curl -o FILE",
-    note = "net.download fsyncs before its rename; curl does not" }
-  B.rounds("dl-disk", rounds, impls, function(impl)
+    note = "net.download fsyncs before its rename; curl does not, so "
+      .. "`curl -o FILE; sync FILE` (timed together) is the like-for-like "
+      .. "reference; target net.download >= it" }
+  got = B.rounds("dl-disk", rounds, impls, function(impl)
     return run(impl, disk .. "/out.bin")
   end)
+  local nbd, synced = got["netbasics net.download"],
+    got["curl -o FILE; sync FILE"]
+  if nbd and synced then
+    B.note("dl-disk", ("net.download / (curl; sync): %.2fx (medians)")
+      :format(B.median(nbd) / B.median(synced)))
+  end
   rssnote("dl-disk", impls)
 end)
