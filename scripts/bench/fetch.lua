@@ -23,7 +23,7 @@
 -- Python, its peak RSS under 30 MB; net.fetch at least as fast as Python's
 -- read(), its peak RSS at most 1.3x the body; to disk, at least as fast
 -- as curl then sync.
--- bench-estimate: 190 24
+-- bench-estimate: 190 10
 local B = dofile "scripts/bench/lib.lua"
 local T = B.T
 local W = require "webserver"

@@ -10,7 +10,7 @@
 -- Descriptors: the servers and the load raise their soft limit (ulimit
 -- -n) to the hard limit, which must be above the connections.
 -- Targets (issue 19): netbasics tasks >= 0.9x C, under 4 KiB a connection.
--- bench-estimate: 70 14
+-- bench-estimate: 70 9
 local B = dofile "scripts/bench/lib.lua"
 local T = B.T
 
@@ -58,7 +58,7 @@ B.main(function()
     live[p] = nil
   end
 
-  local secs = B.n(3, 0.5)
+  local secs = B.n(3, 0.25)
   local title = ("%s clients at once"):format(CONNS >= 10000 and "10,000"
     or tostring(CONNS))
   B.workload { id = "c10k", title = "talk ping-pong, " .. title,

@@ -4,10 +4,11 @@
 **   server PORT               the talk protocol for any number of clients:
 **                             each line gets "You said <line>\n" (all the
 **                             answers to one read go out in one write)
-**   client PORT N DEPTH SECS  N connections, each keeping DEPTH lines of
-**                             "hello there\n" in flight; after a second of
-**                             warm-up counts answers for SECS seconds and
-**                             prints round trips per second
+**   client PORT N DEPTH SECS [WARM]
+**                             N connections, each keeping DEPTH lines of
+**                             "hello there\n" in flight; after WARM seconds
+**                             of warm-up (1) counts answers for SECS
+**                             seconds and prints round trips per second
 */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -113,7 +114,7 @@ static void server(int port) {
   }
 }
 
-static void client(int port, int n, int depth, double secs) {
+static void client(int port, int n, int depth, double secs, double warm) {
   struct sockaddr_in a;
   int ep = epoll_create1(0), i;
   conn *cs = (conn *)calloc((size_t)n, sizeof *cs);
@@ -137,7 +138,7 @@ static void client(int port, int n, int depth, double secs) {
     if (writeall(cs[i].fd, burst, (size_t)depth * (sizeof LINE - 1)) != 0)
       die("send");
   t0 = now();
-  end = t0 + 1;
+  end = t0 + warm;
   for (;;) {
     int m = epoll_wait(ep, ev, 256, 1000), j;
     double t = now();
@@ -178,11 +179,12 @@ static void client(int port, int n, int depth, double secs) {
 int main(int argc, char **argv) {
   if (argc == 3 && strcmp(argv[1], "server") == 0)
     server(atoi(argv[2]));
-  else if (argc == 6 && strcmp(argv[1], "client") == 0)
-    client(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), atof(argv[5]));
+  else if ((argc == 6 || argc == 7) && strcmp(argv[1], "client") == 0)
+    client(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), atof(argv[5]),
+           argc == 7 ? atof(argv[6]) : 1.0);
   else {
     fprintf(stderr, "usage: sched-ref server PORT | client PORT N DEPTH "
-            "SECS\n");
+            "SECS [WARM]\n");
     return 2;
   }
   return 0;

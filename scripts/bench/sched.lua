@@ -7,7 +7,7 @@
 --   pipelined: 50 clients, 16 lines in flight each (target >= 0.8x C)
 -- and, in one process, 200 client tasks x ping-pong against server tasks
 -- (the whole loop: both ends are tasks; no reference, round trips/s).
--- bench-estimate: 70 15
+-- bench-estimate: 70 9
 -- Called with `server PORT` it is the netbasics server; with `inproc N K`
 -- the one-process run.
 package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
@@ -92,8 +92,9 @@ B.main(function()
       local port = B.free_port()
       local srv = B.server(B.pin("server") .. servers[impl]
         .. " " .. port, port)
-      local ok, out = pcall(B.sh, ("%s%s client %d %d %d %s"):format(
-        B.pin("client"), REF, port, CLIENTS, w.depth, B.n(SECS, 1)))
+      local ok, out = pcall(B.sh, ("%s%s client %d %d %d %s %s"):format(
+        B.pin("client"), REF, port, CLIENTS, w.depth, B.n(SECS, 0.5),
+        B.n(1, 0.3)))
       srv:stop()
       assert(ok, out)
       return tonumber(out)

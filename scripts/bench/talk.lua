@@ -22,7 +22,7 @@
 -- clients made one round trip each and wait, minus before, over CONNS;
 -- socket buffers are the kernel's and not in it).
 -- Called as `peer MODE PORT` it is one Lua server.
--- bench-estimate: 200 24
+-- bench-estimate: 200 20
 package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
 package.cpath = "build/lib/?.so;" .. package.cpath
 
@@ -266,7 +266,7 @@ B.main(function()
   end
   B.finally(function() for p in pairs(live) do p:stop() end end)
 
-  local secs = B.n(3, 0.5)
+  local secs = B.n(3, 0.25)
   local rounds = B.n(5, 2)
   for _, w in ipairs {
     { id = "pp50", depth = 1, title = "talk ping-pong, 50 clients" },
