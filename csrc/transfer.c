@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,6 +29,22 @@ static double monotonic(void) {
   return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* a large buffer in huge pages where the kernel hands them out on
+** request (transparent huge pages in "madvise" mode): a 100 MiB body then
+** costs about 50 page faults instead of 25,600 (a hint: no error) */
+#define HUGE_PAGE ((uintptr_t)2 << 20)
+static void buf_hugepages(char *p, size_t cap) {
+#ifdef MADV_HUGEPAGE
+  uintptr_t a = ((uintptr_t)p + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+  uintptr_t e = ((uintptr_t)p + cap) & ~(HUGE_PAGE - 1);
+  if (cap >= 2 * HUGE_PAGE && e > a)
+    (void)madvise((void *)a, e - a, MADV_HUGEPAGE);
+#else
+  (void)p;
+  (void)cap;
+#endif
+}
+
 /* grow `b` to hold `need` more bytes: 0 ok, -1 out of memory */
 static int buf_reserve(nb_buf *b, size_t need) {
   size_t cap;
@@ -44,6 +61,7 @@ static int buf_reserve(nb_buf *b, size_t need) {
     return -1;
   b->p = p;
   b->cap = cap;
+  buf_hugepages(p, cap);
   return 0;
 }
 
