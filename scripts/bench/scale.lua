@@ -26,6 +26,8 @@ B.main(function()
     .. "must be above %d: raise it (ulimit -Hn, limits.conf)"):format(hard,
     CONNS + 64))
   local ulimit = ("ulimit -n %d; "):format(limit)
+  B.say("scale: the servers and the load raise their descriptor limit "
+    .. "to %d (ulimit -n)", limit)
   local servers = {
     C = REF .. " server",
     ["netbasics (sched)"] = LUA .. " nb-sched",
