@@ -11,7 +11,7 @@
 --         LuaSocket's, Python's, and the luv and cqueues servers of
 --         talk.lua (target: ahead of them)
 -- Called with `peer MODE PORT [N]` it is one end of a Lua measurement.
--- bench-estimate: 130 14
+-- bench-estimate: 130 10
 package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
 package.cpath = "build/lib/?.so;" .. package.cpath
 
@@ -19,7 +19,7 @@ local QUICK = os.getenv("NB_BENCH_QUICK") == "1"
 local BULK = QUICK and 64 << 20 or 1 << 30
 local CHUNK = 65536
 local ROUNDS = QUICK and 2000 or 40000
-local RUNS = QUICK and 3 or 5
+local RUNS = QUICK and 2 or 5
 local REF = "build/bench/socket-ref"
 
 -- ---------------------------------------------------------------------
