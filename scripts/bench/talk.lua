@@ -21,7 +21,8 @@
 -- memory one more idle connection costs a server (VmRSS after CONNS
 -- clients made one round trip each and wait, minus before, over CONNS;
 -- socket buffers are the kernel's and not in it).
--- Called as `peer MODE PORT` it is one Lua server.
+-- Called as `peer MODE PORT` it is one Lua server (`luv-once` and
+-- `cqueues-once` serve one client and end: socket.lua's one-client row).
 -- bench-estimate: 200 20
 package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
 package.cpath = "build/lib/?.so;" .. package.cpath
