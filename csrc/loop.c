@@ -90,7 +90,7 @@ static struct {
 } loop = {-1, NULL, NULL, NULL, NULL, NULL, 0, NULL, 0, 0, NULL, 0, 0, 0, 0,
           NULL, 0, 0, 0, NULL, NULL};
 
-static double now(void) {
+double nb_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
@@ -524,7 +524,7 @@ int nb_task_waitfd(lua_State *L, nb_task *t, int fd, short events,
   }
   if (!t->resuming) t->opdl = deadline;
   dl = earliest(t->opdl, t->limit);
-  if (dl >= 0 && dl <= now()) return ETIMEDOUT;
+  if (dl >= 0 && dl <= nb_now()) return ETIMEDOUT;
   if (!lua_isyieldable(L)) return 0;
   r = fd_wait(t, fd, (events & POLLOUT) ? D_WRITE : D_READ);
   if (r != 0) return cannot_wait(t, r);
@@ -560,7 +560,7 @@ int nb_task_park(lua_State *L, nb_task *t, const struct pollfd *p, int n,
 }
 
 int nb_task_timedout(nb_task *t) {
-  int e = t != NULL && t->expired && t->limit >= 0 && now() >= t->limit;
+  int e = t != NULL && t->expired && t->limit >= 0 && nb_now() >= t->limit;
   if (t != NULL) t->expired = 0;
   return e;
 }
@@ -713,7 +713,7 @@ static void poll_events(lua_State *L) {
   double t0;
   if (loop.rcount > 0) ms = 0;
   else if (loop.nheap > 0) {
-    double left = loop.heap[0]->wake - now();
+    double left = loop.heap[0]->wake - nb_now();
     ms = left <= 0 ? 0 : (int)(left * 1000 + 0.999);
   }
 #ifdef __linux__
@@ -772,7 +772,7 @@ static void poll_events(lua_State *L) {
     lua_pop(L, 1);
   }
 #endif
-  t0 = now();
+  t0 = nb_now();
   while (loop.nheap > 0 && loop.heap[0]->wake <= t0) {
     nb_task *t = loop.heap[0];
     timer_del(t);
@@ -895,7 +895,7 @@ static int net_stop(lua_State *L) {
 }
 
 static int net_now(lua_State *L) {
-  lua_pushnumber(L, now());
+  lua_pushnumber(L, nb_now());
   return 1;
 }
 
@@ -918,7 +918,7 @@ static int net_sleep(lua_State *L) {
   nb_task *t = nb_task_of(L);
   luaL_argcheck(L, s == s, 1, "not a number");
   if (s < 0) s = 0;
-  until = now() + s;
+  until = nb_now() + s;
   if (t != NULL && lua_isyieldable(L)) {
     int hfd;
     short hev;
@@ -932,7 +932,7 @@ static int net_sleep(lua_State *L) {
     return lua_yieldk(L, 0, 0, sleep_done);
   }
   for (;;) {
-    double left = until - now();
+    double left = until - nb_now();
     struct timespec ts;
     if (left <= 0) break;
     ts.tv_sec = (time_t)left;
@@ -959,7 +959,7 @@ static int net_setlimit(lua_State *L) {
   if (t == NULL) return 0;
   prev = t->limit;
   if (lua_isnil(L, 1)) t->limit = luaL_optnumber(L, 2, -1);
-  else t->limit = earliest(t->limit, now() + luaL_checknumber(L, 1));
+  else t->limit = earliest(t->limit, nb_now() + luaL_checknumber(L, 1));
   lua_pushnumber(L, prev);
   return 1;
 }
@@ -1117,7 +1117,7 @@ static const luaL_Reg funcs[] = {
 };
 
 static const nb_loop_api api = {
-  nb_task_of, nb_task_park, nb_task_timedout, nb_loop_closed, now
+  nb_task_of, nb_task_park, nb_task_timedout, nb_loop_closed, nb_now
 };
 
 /* the Lua state closes: free the loop's tables (the module may be

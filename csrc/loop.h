@@ -15,6 +15,9 @@
 
 typedef struct nb_task nb_task;
 
+/* the clock of every deadline: CLOCK_MONOTONIC, in seconds */
+double nb_now(void);
+
 /* the task running `L`, or NULL: plain blocking code, outside any task */
 nb_task *nb_task_of(lua_State *L);
 

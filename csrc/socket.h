@@ -86,8 +86,7 @@ typedef struct nb_addr {
   socklen_t len;
 } nb_addr;
 
-/* time and waiting (sockio.c) */
-double nb_now(void);
+/* waiting (sockio.c; the clock is the loop's nb_now) */
 double nb_deadline_of(const nb_sock *s);
 int nb_waitfd(lua_State *L, int fd, short events, double deadline);
 int nb_setblocking(int fd, int block);

@@ -22,12 +22,6 @@
 ** Plain C helpers: time, waiting, addresses, error texts
 ** ------------------------------------------------------------------ */
 
-double nb_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* the deadline of a call on `s`: < 0 none, 0 never wait */
 double nb_deadline_of(const nb_sock *s) {
   if (s->timeout < 0) return -1;
