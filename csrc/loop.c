@@ -510,8 +510,10 @@ static nb_res *res_at(lua_State *L, int i) {
   return NULL;
 }
 
-int nb_task_waitfd(lua_State *L, nb_task *t, int fd, short events,
-                   double deadline) {
+/* nb_task_waitfd; `watch`: `again` tells the call that fd was closed
+** meanwhile (not for sleep and join, which wait on held output only) */
+static int waitfd(lua_State *L, nb_task *t, int fd, short events,
+                  double deadline, int watch) {
   double dl;
   int hfd, r, wfd = fd;
   short hev;
@@ -529,11 +531,16 @@ int nb_task_waitfd(lua_State *L, nb_task *t, int fd, short events,
   r = fd_wait(t, fd, (events & POLLOUT) ? D_WRITE : D_READ);
   if (r != 0) return cannot_wait(t, r);
   t->wfd = -1;
-  if (fd_room(wfd) == 0) {  /* for `again`: was it closed meanwhile? */
+  if (watch && fd_room(wfd) == 0) {  /* for `again`: closed meanwhile? */
     t->wfd = wfd;
     t->wgen = loop.gen[wfd];
   }
   return park(L, t, dl);
+}
+
+int nb_task_waitfd(lua_State *L, nb_task *t, int fd, short events,
+                   double deadline) {
+  return waitfd(L, t, fd, events, deadline, 1);
 }
 
 int nb_task_park(lua_State *L, nb_task *t, const struct pollfd *p, int n,
@@ -923,7 +930,7 @@ static int net_sleep(lua_State *L) {
     int hfd;
     short hev;
     if (t->due != NULL && settle(t, &hfd, &hev, 0) == EAGAIN)
-      nb_task_waitfd(L, t, hfd, hev, -1);  /* then sleep again */
+      waitfd(L, t, hfd, hev, -1, 0);  /* then sleep again */
     double dl = earliest(until, t->limit);
     t->opdl = until;
     t->op = NULL;
@@ -1016,7 +1023,7 @@ static int task_join(lua_State *L) {
     int hfd;
     short hev;
     if (me->due != NULL && settle(me, &hfd, &hev, 0) == EAGAIN)
-      nb_task_waitfd(L, me, hfd, hev, -1);  /* then join again */
+      waitfd(L, me, hfd, hev, -1, 0);  /* then join again */
     me->nextjoin = t->joiners;
     t->joiners = me;
     me->joining = t;
