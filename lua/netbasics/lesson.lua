@@ -219,7 +219,21 @@ local function help(spec)
       elseif a.required then
         text = text .. " (required)"
       end
-      out[#out + 1] = ("  %-" .. width .. "s  %s"):format(r[1], text)
+      -- words wrapped at 78 columns, under the first one
+      local lines, cur = {}, ""
+      for word in text:gmatch("%S+") do
+        if cur ~= "" and width + 4 + #cur + 1 + #word > 78 then
+          lines[#lines + 1] = cur
+          cur = word
+        else
+          cur = cur == "" and word or cur .. " " .. word
+        end
+      end
+      lines[#lines + 1] = cur
+      out[#out + 1] = ("  %-" .. width .. "s  %s"):format(r[1], lines[1])
+      for i = 2, #lines do
+        out[#out + 1] = (" "):rep(width + 4) .. lines[i]
+      end
     end
   end
   local examples = spec.example
@@ -303,8 +317,8 @@ function L.args(spec)
     end
     out[spec.rest[1]] = list
   elseif #positional > n then
-    L.usage_error("one argument too many: " .. shown(positional[n + 1]),
-      spec)
+    L.usage_error("too many arguments: " .. shown(positional[n + 1])
+      .. " is one more than it takes", spec)
   end
   for _, o in ipairs(spec.options or {}) do
     if out[o[1]] == nil then out[o[1]] = o.default end

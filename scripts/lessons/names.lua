@@ -26,32 +26,27 @@
 -- name exists but has no address; we say 1: nothing was found), and a
 -- server that does not answer is one line, not a traceback.
 local net = require "netbasics"
-
-local usage = "usage: netbasics names [-timeout=SECONDS] [-retry=TRIES] "
-  .. "[NAME [SERVER[:PORT]]]\n"
-
 -- nslookup's options for waiting: -timeout=5 seconds per try, -retry=2 tries
-local opts, args = {}, {}
-for _, a in ipairs(arg) do
-  local key, value = a:match("^%-(%a+)=(.*)$")
-  if key == "timeout" and tonumber(value) and tonumber(value) > 0 then
-    opts.timeout = tonumber(value)
-  elseif key == "retry" and math.tointeger(tonumber(value))
-      and tonumber(value) >= 1 and tonumber(value) <= 10 then
-    opts.tries = math.tointeger(tonumber(value))
-  elseif a:sub(1, 1) == "-" then
-    io.stderr:write(usage)
-    os.exit(1)
-  else
-    args[#args + 1] = a
-  end
-end
-if #args > 2 then
-  io.stderr:write(usage)
-  os.exit(1)
-end
-local name = args[1] or "gnomon.securitystandard.org"
-opts.server = args[2]
+local args = require("netbasics.lesson").args {
+  name = "names",
+  options = {
+    { "timeout", "seconds", meta = "SECONDS", max = 3600,
+      about = "seconds to wait for each answer", default = 5 },
+    { "retry", "count", meta = "TRIES", min = 1, max = 10,
+      about = "how many times to ask", default = 2 },
+  },
+  { "NAME", "host", default = "gnomon.securitystandard.org",
+    about = "the name to look up, or an address to look up the way back" },
+  { "SERVER[:PORT]", "server",
+    about = "the DNS server to ask, and its port if not 53 (default: the "
+      .. "first of /etc/resolv.conf)" },
+  example = { "netbasics names gnomon.securitystandard.org",
+    "netbasics names gnomon.securitystandard.org 127.0.0.1:5353" },
+}
+
+local opts = { timeout = args.timeout, tries = args.retry,
+  server = args["SERVER[:PORT]"] }
+local name = args.NAME
 
 -- what went wrong before any answer came (a bad name, a bad server
 -- string, nobody answering): one line, as nslookup's ";;" lines
