@@ -214,15 +214,32 @@ describe("talk-client", function()
       .. ": connection refused\n", r.err)
   end)
 
-  it("rejects a malformed host or port in one line", function()
-    local r = T.nb({ "talk-client", "127.1", "80", "hi" })
-    assert.equal(1, r.code)
-    assert.equal("talk-client: malformed host '127.1'\n", r.err)
-    r = T.nb({ "talk-client", "127.0.0.1", "70000", "hi" })
-    assert.equal(1, r.code)
-    assert.equal("talk-client: port 70000 out of range (0..65535)\n", r.err)
-    r = T.nb({ "talk-client" })
-    assert.equal(2, r.code)
-    assert.matches("^usage: ", r.err)
-  end)
+  it("rejects a bad host, port or message with its usage line, exit 2",
+    function()
+      local USAGE = "usage: netbasics talk-client HOST PORT [MESSAGE...]\n"
+      local cases = {
+        { { "127.1", "80", "hi" },
+          "HOST '127.1': not an IP address or a host name" },
+        { { "127.0.0.1", "70000", "hi" },
+          "PORT '70000': ports go from 1 to 65535" },
+        -- port 0 is for listening only: refused before any connect
+        { { "127.0.0.1", "0", "hi" }, "PORT '0': ports go from 1 to 65535" },
+        { { "127.0.0.1", "-5" }, "PORT '-5': ports go from 1 to 65535" },
+        { { "127.0.0.1", "http" }, "PORT 'http': ports go from 1 to 65535" },
+        { { "", "80" }, "HOST is empty" },
+        { { "127.0.0.1", "" }, "PORT is empty" },
+        { { "127.0.0.1", "80", "" }, "MESSAGE is empty" },
+        { { "bad\27[31mhost", "80" },
+          "HOST 'bad\\x1B[31mhost': not an IP address or a host name" },
+        { {}, "needs HOST" },
+        { { "127.0.0.1" }, "needs PORT" },
+      }
+      for _, c in ipairs(cases) do
+        local args = { "talk-client" }
+        for _, a in ipairs(c[1]) do args[#args + 1] = a end
+        local r = T.nb(args)
+        assert.same({ 2, "", "talk-client: " .. c[2] .. "\n" .. USAGE },
+          { r.code, r.out, r.err })
+      end
+    end)
 end)

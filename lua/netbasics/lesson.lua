@@ -110,14 +110,21 @@ local KINDS = {
     return nil, "not an IPv4 address (four numbers 0 to 255 with dots, "
       .. "like 185.172.165.184)"
   end,
-  -- a DNS server: an address or a name, with a port if not 53
+  -- a DNS server: an address, with a port if not 53
   server = function(s)
-    if ishost(s) then return s end
+    if net.isip(s) then return s end
     local ep = net.parse_endpoint(s)
-    if ep and ep.port >= 1 then return s end
-    if ep then return nil, L.PORT_RULE end
-    return nil, "not a server (an address or a name, and :PORT if not "
-      .. "53, like 127.0.0.1:5353 or [::1]:5353)"
+    if ep and ep.family ~= "name" then
+      if ep.port >= 1 then return s end
+      return nil, L.PORT_RULE
+    end
+    local port = s:match("^[^:]*:(%d+)$") or s:match("^%[.*%]:(%d+)$")
+    if port and net.isip((s:gsub(":%d+$", ""):gsub("^%[(.*)%]$", "%1")))
+    then
+      return nil, L.PORT_RULE
+    end
+    return nil, "not an address with an optional port (127.0.0.1, "
+      .. "127.0.0.1:5353, [::1]:53)"
   end,
   url = function(s)
     if s:find("[%c ]") then

@@ -27,7 +27,8 @@
 -- server that does not answer is one line, not a traceback.
 local net = require "netbasics"
 -- nslookup's options for waiting: -timeout=5 seconds per try, -retry=2 tries
-local args = require("netbasics.lesson").args {
+local lesson = require "netbasics.lesson"
+local args = lesson.args {
   name = "names",
   options = {
     { "timeout", "seconds", meta = "SECONDS", max = 3600,
@@ -35,7 +36,7 @@ local args = require("netbasics.lesson").args {
     { "retry", "count", meta = "TRIES", min = 1, max = 10,
       about = "how many times to ask", default = 2 },
   },
-  { "NAME", "host", default = "gnomon.securitystandard.org",
+  { "NAME", "text", default = "gnomon.securitystandard.org",
     about = "the name to look up, or an address to look up the way back" },
   { "SERVER[:PORT]", "server",
     about = "the DNS server to ask, and its port if not 53 (default: the "
@@ -47,6 +48,14 @@ local args = require("netbasics.lesson").args {
 local opts = { timeout = args.timeout, tries = args.retry,
   server = args["SERVER[:PORT]"] }
 local name = args.NAME
+
+-- a name or a server string the lookup refuses before asking anyone
+-- (net.lookup says what is wrong with it best): a bad argument
+local function refused(err, code)
+  if code == "malformed" and not err:find("malformed answer", 1, true) then
+    lesson.usage_error(err)
+  end
+end
 
 -- what went wrong before any answer came (a bad name, a bad server
 -- string, nobody answering): one line, as nslookup's ";;" lines
@@ -82,7 +91,8 @@ end
 if is_address(name) then
   local names, err, code, info = net.reverse(name, opts)
   if names then info = err end
-  if code == "malformed" or not (info and info.rcode) then fail(err) end
+  refused(err, code)
+  if not (info and info.rcode) then fail(err) end
   if info.rcode ~= "NOERROR" then
     print("** server can't find " .. info.name .. ": " .. info.rcode)
     print("")
@@ -103,7 +113,8 @@ end
 -- of the name the answer ends at, like nslookup.
 local result, err, code, info = net.lookup(name, opts)
 info = result or info
-if code == "malformed" or not (info and info.answers) then
+refused(err, code)
+if not (info and info.answers) then
   -- no answer to show: a bad name or server string, a server that
   -- refuses connections or never answers, an answer that makes no sense
   fail(err)
