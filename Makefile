@@ -89,14 +89,18 @@ $(B)/bin/netbasics: $(HOST_OBJ) $(CORE_OBJ) | $(B)/bin
 $(B)/obj $(B)/gen $(B)/bin $(B)/lib/netbasics:
 	mkdir -p $@
 
+# scripts/deps installs one set of packages: tour (make, make demo), test
+# (make test adds the tests' peers), bench (make bench adds what it measures)
 deps:
-	@scripts/deps
+	@scripts/deps test && scripts/deps bench
 
-demo: deps
+demo:
+	@scripts/deps tour
 	@$(MAKE) --no-print-directory all
 	@scripts/demo
 
-test: deps
+test:
+	@scripts/deps test
 	@$(MAKE) --no-print-directory all fuzzers
 	@scripts/run-specs
 
@@ -106,7 +110,8 @@ check: all fuzzers
 # make bench: every benchmark, then scripts/bench/results/latest.md and
 # latest.svg; make bench QUICK=1: a first look in under a minute
 # (results/quick.*); PLACEMENT=one puts server and client on one CPU
-bench: deps
+bench:
+	@scripts/deps bench
 	@$(MAKE) --no-print-directory all
 	@scripts/bench/run $(if $(QUICK),--quick) $(if $(PLACEMENT),--placement $(PLACEMENT))
 
