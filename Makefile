@@ -120,7 +120,10 @@ clean:
 
 # ---- install ---------------------------------------------------------------
 # make install [PREFIX=/usr/local] [DESTDIR=/tmp/stage]; make uninstall with
-# the same variables removes exactly what install put there
+# the same variables removes exactly what install put there, and the
+# folders install made that are empty then. Those are recorded in
+# DATADIR/installed-dirs (a folder that was there before is never listed,
+# so never removed).
 LESSONS   = $(wildcard scripts/lessons/*.lua)
 EXERCISES = $(wildcard scripts/exercises/*.lua)
 MANPAGES  = docs/netbasics.1
@@ -129,13 +132,19 @@ I_LUA     = $(LUA_SRC:lua/%=$(DESTDIR)$(LUADIR)/%)
 I_LESSONS = $(LESSONS:scripts/%=$(DESTDIR)$(DATADIR)/%) \
             $(EXERCISES:scripts/%=$(DESTDIR)$(DATADIR)/%)
 I_DOCS    = $(APIDOCS:docs/%=$(DESTDIR)$(DOCDIR)/%) $(DESTDIR)$(DOCDIR)/README.md
-I_DIRS    = $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/netbasics \
-            $(DESTDIR)$(LUADIR)/netbasics $(DESTDIR)$(DATADIR)/lessons \
-            $(DESTDIR)$(DATADIR)/exercises $(DESTDIR)$(MANDIR) \
-            $(DESTDIR)$(DOCDIR)/api
+I_FOLDERS = $(BINDIR) $(LIBDIR)/netbasics $(LUADIR)/netbasics \
+            $(DATADIR)/lessons $(DATADIR)/exercises $(MANDIR) $(DOCDIR)/api
+I_DIRS    = $(addprefix $(DESTDIR),$(I_FOLDERS))
+I_RECORD  = $(DESTDIR)$(DATADIR)/installed-dirs
 
 install: all
-	$(INSTALL) -d $(I_DIRS)
+	@set -e; new=; for d in $(I_FOLDERS); do \
+	  while [ "$$d" != / ] && [ ! -d "$(DESTDIR)$$d" ]; do \
+	    new="$$new $$d"; d=$$(dirname "$$d"); done; done; \
+	echo "$(INSTALL) -d $(I_DIRS)"; $(INSTALL) -d $(I_DIRS); \
+	{ cat "$(I_RECORD)" 2>/dev/null || true; printf '%s\n' $$new; } \
+	  | sed '/^$$/d' | sort -u >"$(I_RECORD).tmp"; \
+	mv -f "$(I_RECORD).tmp" "$(I_RECORD)"
 	$(INSTALL) -m 755 $(B)/bin/netbasics $(DESTDIR)$(BINDIR)/netbasics
 	$(INSTALL) -m 755 $(B)/lib/netbasics/core.so $(B)/lib/netbasics/curl.so \
 	  $(DESTDIR)$(LIBDIR)/netbasics/
@@ -154,9 +163,11 @@ uninstall:
 	  $(DESTDIR)$(LIBDIR)/netbasics/core.so $(DESTDIR)$(LIBDIR)/netbasics/curl.so \
 	  $(I_LUA) $(I_LESSONS) $(I_DOCS) \
 	  $(MANPAGES:docs/%=$(DESTDIR)$(MANDIR)/%)
-	@for d in $(DESTDIR)$(LIBDIR)/netbasics $(DESTDIR)$(LUADIR)/netbasics \
+	@made=$$(sort -r "$(I_RECORD)" 2>/dev/null); rm -f "$(I_RECORD)"; \
+	for d in $(DESTDIR)$(LIBDIR)/netbasics $(DESTDIR)$(LUADIR)/netbasics \
 	  $(DESTDIR)$(DATADIR)/lessons $(DESTDIR)$(DATADIR)/exercises \
-	  $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR)/api $(DESTDIR)$(DOCDIR); do \
+	  $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR)/api $(DESTDIR)$(DOCDIR) \
+	  $$(for m in $$made; do echo "$(DESTDIR)$$m"; done); do \
 	  if [ -d "$$d" ]; then rmdir --ignore-fail-on-non-empty "$$d"; fi; done
 
 # ---- sanitizers and leaks -------------------------------------------------
