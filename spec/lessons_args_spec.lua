@@ -133,11 +133,29 @@ describe("the argument checks", function()
       refused({ "talk-server", "127.0.0.1", p }, "PORT '" .. p .. "': "
         .. RULE, U)
     end
-    for _, h in ipairs { "127.1", "256.1.1.1", "a..b", "-", "1.2.3.4:80" } do
+    for _, h in ipairs { "127.1", "256.1.1.1", "a..b", "-" } do
       refused({ "talk-server", h }, "HOST '" .. h .. "': not an IP address "
         .. "or a host name (0.0.0.0 is every interface, 127.0.0.1 this "
         .. "computer only)", U)
     end
+  end)
+
+  it("guesses what a learner meant: a port where the host goes, host and "
+    .. "port together, a server's port apart", function()
+    refused({ "talk-server", "9087" }, "HOST '9087': not an IP address or a "
+      .. "host name (a port? the host comes first: 127.0.0.1 9087)",
+      "talk-server [HOST [PORT]]")
+    refused({ "talk-client", "127.0.0.1:9087", "hi" }, "HOST "
+      .. "'127.0.0.1:9087': not an IP address or a host name (the host and "
+      .. "the port go apart: 127.0.0.1 9087)",
+      "talk-client HOST PORT [MESSAGE...]")
+    refused({ "talk-client", "[::1]:9087" }, "HOST '[::1]:9087': not an IP "
+      .. "address or a host name (the host and the port go apart: ::1 9087)",
+      "talk-client HOST PORT [MESSAGE...]")
+    refused({ "names", "x.test", "127.0.0.1", "5353" }, "too many arguments: "
+      .. "'5353' is one more than it takes (a server's port goes after a "
+      .. "colon: 127.0.0.1:5353)",
+      "names [-timeout=SECONDS] [-retry=TRIES] [NAME [SERVER[:PORT]]]")
   end)
 
   it("chat-server: IDLE is a number of seconds", function()

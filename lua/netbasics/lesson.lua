@@ -29,6 +29,8 @@
 -- { "timeout", "seconds", meta = "SECONDS", about = } }` are written
 -- `-timeout=5` (nslookup's style), args.timeout; `--` ends the options.
 -- A negative number is not an option: `-1` is a (bad) port.
+-- `too_many = function(s) return " (hint)" end` adds a hint to the message
+-- for one argument too many.
 --
 -- Kinds (KINDS below): host, listen-host, port, listen-port, ipv4, server,
 -- url, path, text, any, seconds and count (with `min` and `max`). Every
@@ -84,16 +86,31 @@ local function port_in(s, low)
   return n and n >= low and n <= 65535 and n or nil
 end
 
+-- what a learner likely meant by a host that is not one: a port alone,
+-- or a host and a port written together
+local function host_hint(s)
+  if s:match("^%d+$") then
+    return " (a port? the host comes first: 127.0.0.1 " .. s .. ")"
+  end
+  local ep = net.parse_endpoint(s)
+  if ep then
+    return (" (the host and the port go apart: %s %d)"):format(ep.host,
+      ep.port)
+  end
+  return ""
+end
+
 -- each kind: the value, or nil and why not (the text is never empty here)
 local KINDS = {
   host = function(s)
     if ishost(s) then return s end
-    return nil, "not an IP address or a host name"
+    return nil, "not an IP address or a host name" .. host_hint(s)
   end,
   ["listen-host"] = function(s)
     if s == "*" or ishost(s) then return s end
-    return nil, "not an IP address or a host name (0.0.0.0 is every "
-      .. "interface, 127.0.0.1 this computer only)"
+    local hint = host_hint(s)
+    return nil, "not an IP address or a host name" .. (hint ~= "" and hint
+      or " (0.0.0.0 is every interface, 127.0.0.1 this computer only)")
   end,
   port = function(s)
     local n = port_in(s, 1)
@@ -324,8 +341,9 @@ function L.args(spec)
     end
     out[spec.rest[1]] = list
   elseif #positional > n then
+    local hint = spec.too_many and spec.too_many(positional[n + 1]) or ""
     L.usage_error("too many arguments: " .. shown(positional[n + 1])
-      .. " is one more than it takes", spec)
+      .. " is one more than it takes" .. hint, spec)
   end
   for _, o in ipairs(spec.options or {}) do
     if out[o[1]] == nil then out[o[1]] = o.default end
