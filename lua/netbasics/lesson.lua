@@ -309,8 +309,9 @@ function L.args(spec)
     elseif s == "--help" or s == "-h" then
       help(spec)
     else
-      local key, value = s:match("^%-(%a[%w-]*)=(.*)$")
-      local o = options[key or s:match("^%-(%a[%w-]*)$")]
+      -- -timeout=5 as nslookup writes it; --timeout=5 is forgiven
+      local key, value = s:match("^%-%-?(%a[%w-]*)=(.*)$")
+      local o = options[key or s:match("^%-%-?(%a[%w-]*)$")]
       if not o then
         L.usage_error("unknown option " .. shown(s), spec)
       elseif not value then
