@@ -180,6 +180,12 @@ describe("the argument checks", function()
       refused({ name, "ftp://x/" }, "URL 'ftp://x/': not http:// or "
         .. "https://", U)
       refused({ name, "http://127.0.0.1:1/", "" }, "PATH is empty", U)
+      -- a folder for PATH: a learner means a file in it
+      refused({ name, "http://127.0.0.1:1/", "/tmp" }, "PATH '/tmp': is a "
+        .. "folder: give a file's name, like /tmp/mycopy.html", U)
+      refused({ name, "http://127.0.0.1:1/", "/tmp/new/" }, "PATH "
+        .. "'/tmp/new/': is a folder: give a file's name, like "
+        .. "/tmp/new/mycopy.html", U)
     end
   end)
 

@@ -156,7 +156,21 @@ local KINDS = {
     end
     return s
   end,
-  path = function(s) return s end,
+  -- a file to write: not a folder (a learner gives /tmp for /tmp/x.html)
+  path = function(s)
+    local f = io.open(s, "r")
+    local folder = s:sub(-1) == "/"
+    if f then
+      local _, _, errno = f:read(0)
+      f:close()
+      folder = folder or errno == 21  -- EISDIR
+    end
+    if folder then
+      return nil, "is a folder: give a file's name, like "
+        .. (s:gsub("/*$", "")) .. "/mycopy.html"
+    end
+    return s
+  end,
   text = function(s) return s end,
   any = function(s) return s end,
   seconds = function(s, a)
