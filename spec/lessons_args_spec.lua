@@ -213,3 +213,47 @@ describe("download's message when the download fails", function()
       .. "found\n", r.err)
   end)
 end)
+
+describe("netbasics.lesson", function()
+  local L = require "netbasics.lesson"
+
+  it("writes the usage line from a declaration", function()
+    assert.equal("netbasics x [-timeout=SECONDS] HOST PORT [A [B [REST...]]]",
+      L.usage { name = "x",
+        options = { { "timeout", "seconds", meta = "SECONDS" } },
+        { "HOST", "host", required = true }, { "PORT", "port", required = true },
+        { "A", "text" }, { "B", "text" }, rest = { "REST", "text" } })
+    assert.equal("netbasics y", L.usage { name = "y" })
+  end)
+
+  it("checks each kind", function()
+    local K = L.KINDS
+    assert.equal(80, K.port("80"))
+    assert.is_nil(K.port("0"))
+    assert.equal(0, K["listen-port"]("0"))
+    assert.equal("::1", K.host("::1"))
+    assert.equal("example.org", K.host("example.org"))
+    assert.is_nil(K.host("127.1"))
+    assert.equal("*", K["listen-host"]("*"))
+    assert.equal("127.0.0.1:53", K.server("127.0.0.1:53"))
+    assert.equal("[::1]:53", K.server("[::1]:53"))
+    assert.is_nil(K.server("ns.example"))
+    assert.equal("/etc/hostname", K.file("/etc/hostname"))
+    assert.same({ nil, "no such file or directory" },
+      { K.file("/nonexistent-nbtest") })
+    assert.same({ nil, "is a folder, not a file" }, { K.file("/tmp") })
+    assert.equal(2.5, K.seconds("2.5", {}))
+    assert.is_nil(K.seconds("0", {}))
+    assert.equal(3, K.count("3", { min = 1, max = 10 }))
+    assert.is_nil(K.count("11", { min = 1, max = 10 }))
+    assert.equal("https://x/", K.url("https://x/"))
+  end)
+
+  it("shows a peer's bytes safely: controls, DEL, backslash and bytes "
+    .. "that are not UTF-8 escaped, other text as it is", function()
+    assert.equal("a\\x01b\\x1B[2J\\x5C é \\xC2\\x9B \\x7F",
+      L.printable("a\1b\27[2J\\ é \194\155 \127"))
+    assert.equal("\\xFF\\xC3\\xA9", L.printable("\255é"))
+    assert.equal("plain words", L.printable("plain words"))
+  end)
+end)

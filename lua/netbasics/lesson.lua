@@ -33,10 +33,11 @@
 -- for one argument too many.
 --
 -- Kinds (KINDS below): host, listen-host, port, listen-port, ipv4, server,
--- url, path, text, any, seconds and count (with `min` and `max`). Every
--- kind but `any` refuses an empty string. Ports follow one rule, said the
--- same way everywhere (PORT_RULE): 1 to 65535, and 0 only to listen,
--- where the system chooses one.
+-- url, path (a file to write), file (a file to read), text, any, seconds
+-- and count (with `min` and `max`). Every kind but `any` refuses an empty
+-- string. Ports follow one rule, said the same way everywhere
+-- (PORT_RULE): 1 to 65535, and 0 only to listen, where the system
+-- chooses one. printable(s) shows a peer's bytes safely in a log.
 --
 -- `netbasics --list` runs each lesson that requires this module in a
 -- state of its own where args() stops at once with the usage line, so
@@ -169,6 +170,17 @@ local KINDS = {
       return nil, "is a folder: give a file's name, like "
         .. (s:gsub("/*$", "")) .. "/mycopy.html"
     end
+    return s
+  end,
+  -- a file to read (a certificate, a key): there and readable
+  file = function(s)
+    local f, err = io.open(s, "r")
+    if not f then
+      return nil, (err:gsub("^.-: ", ""):lower())
+    end
+    local _, _, errno = f:read(0)
+    f:close()
+    if errno == 21 then return nil, "is a folder, not a file" end
     return s
   end,
   text = function(s) return s end,
