@@ -221,7 +221,8 @@ describe("netbasics.lesson", function()
     assert.equal("netbasics x [-timeout=SECONDS] HOST PORT [A [B [REST...]]]",
       L.usage { name = "x",
         options = { { "timeout", "seconds", meta = "SECONDS" } },
-        { "HOST", "host", required = true }, { "PORT", "port", required = true },
+        { "HOST", "host", required = true },
+        { "PORT", "port", required = true },
         { "A", "text" }, { "B", "text" }, rest = { "REST", "text" } })
     assert.equal("netbasics y", L.usage { name = "y" })
   end)

@@ -150,7 +150,9 @@ local KINDS = {
         .. "written %20 in a URL)"
     end
     local scheme = s:match("^(%a[%w+.-]*)://")
-    if not scheme then return nil, "not a URL (like http://www.python.org/)" end
+    if not scheme then
+      return nil, "not a URL (like http://www.python.org/)"
+    end
     scheme = scheme:lower()
     if scheme ~= "http" and scheme ~= "https" then
       return nil, "not http:// or https://"
