@@ -804,6 +804,13 @@ static int pmain(lua_State *L) {
     return 0;
   }
   if (args & has_list) {
+    if (script < argc) {  /* `--list names`: a mistake, not a filter */
+      l_message(progname, lua_pushfstring(L, "--list takes no arguments "
+                "(got '%s'); netbasics %s --help shows a lesson's",
+                argv[script], argv[script]));
+      exitstatus = EXIT_USAGE;
+      return 0;
+    }
     exitstatus = listlessons();
     return 0;
   }
