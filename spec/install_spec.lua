@@ -246,6 +246,25 @@ describe("make install", function()
       words(r.out))
   end)
 
+  it("works with the README's LUA_PATH_5_4 and LUA_CPATH_5_4 lines for "
+    .. "PREFIX=DIR", function()
+    local readme = assert(T.slurp(src .. "/README.md"))
+    local lines = {}
+    for l in readme:gmatch("\nexport (LUA_C?PATH_5_4=[^\n]+)") do
+      lines[#lines + 1] = (l:gsub("DIR", prefix))
+    end
+    assert.equal(2, #lines)
+    local r = run_ok("cd / && env -u LUA_PATH -u LUA_CPATH " .. lines[1] .. " "
+      .. lines[2] .. " lua5.4 -e " .. q([[
+        local net = require "netbasics"
+        print(package.searchpath("netbasics", package.path))
+        print(package.searchpath("netbasics.core", package.cpath))
+        print(type(require "netbasics.curl"))]]))
+    assert.same({ prefix .. "/share/lua/5.4/netbasics/init.lua",
+                  prefix .. "/lib/lua/5.4/netbasics/core.so", "table" },
+      words(r.out))
+  end)
+
   it("installs the man page where man finds it", function()
     local r = run_ok("MANWIDTH=80 man -M " .. q(prefix .. "/share/man")
       .. " netbasics")
@@ -259,5 +278,23 @@ describe("make install", function()
     assert.same({}, files_under(stage))
     local r = run_ok("cd " .. q(stage) .. " && find . -name '*netbasics*'")
     assert.equal("", r.out)
+    -- every folder install made is gone too (usr/local/... was not there)
+    assert.same({}, T.ls(stage))
+  end)
+
+  it("make uninstall keeps the folders that were there before install, "
+    .. "after two installs too", function()
+    local other = tmp .. "/stage-kept"
+    run_ok("mkdir -p " .. q(other .. "/opt/nb/share/man") .. " "
+      .. q(other .. "/opt/nb/bin"))
+    for _ = 1, 2 do
+      run_ok("cd " .. q(src) .. " && make install DESTDIR=" .. q(other)
+        .. " PREFIX=/opt/nb")
+    end
+    run_ok("cd " .. q(src) .. " && make uninstall DESTDIR=" .. q(other)
+      .. " PREFIX=/opt/nb")
+    local r = run_ok("cd " .. q(other) .. " && find . | sort")
+    assert.equal(".\n./opt\n./opt/nb\n./opt/nb/bin\n./opt/nb/share\n"
+      .. "./opt/nb/share/man\n", r.out)
   end)
 end)

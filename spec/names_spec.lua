@@ -1,5 +1,5 @@
 -- The nslookup lesson against the real nslookup (bind9-dnsutils), both
--- asking the lesson's DNS world of TESTING.md (dnsmasq on loopback, see
+-- asking the lesson's DNS world of docs/testing.md (dnsmasq on loopback, see
 -- spec/support/dnsworld.lua): the same question must print the same bytes.
 local T = require "nbtest"
 local W = require "dnsworld"
@@ -158,26 +158,49 @@ describe("the names lesson", function()
     assert.equal(1, r.code)
   end)
 
-  it("says in one line what is wrong with a name or a server", function()
+  it("says what is wrong with a name or a server, and its usage line, "
+    .. "exit 2", function()
+    local USAGE = "usage: netbasics names [-timeout=SECONDS] [-retry=TRIES] "
+      .. "[NAME [SERVER[:PORT]]]\n"
     local cases = {
-      { { "a..b", world.auth }, ';; name "a..b" has an empty label\n\n' },
-      { { "bücher.de", world.auth }, ';; name "bücher.de" has non-ASCII '
-        .. "letters: write it in its punycode form (xn--...)\n\n" },
+      { { "a..b", world.auth }, "NAME 'a..b': has an empty label" },
+      { { "bücher.de", world.auth }, "NAME 'bücher.de': has non-ASCII "
+        .. "letters: write it in its punycode form (xn--...)" },
+      { { "a b", world.auth }, "NAME 'a b': contains a space" },
+      { { "-5", world.auth }, "NAME '-5': has a label that starts or ends "
+        .. "with '-'" },
+      { { "12345", world.auth }, "NAME '12345': ends in a number: not a "
+        .. "name, nor an IPv4 address (four numbers 0 to 255 with dots)" },
+      { { "999.1.1.1", world.auth }, "NAME '999.1.1.1': ends in a number: "
+        .. "not a name, nor an IPv4 address (four numbers 0 to 255 with "
+        .. "dots)" },
+      { { ("a"):rep(64) .. ".b", world.auth }, "NAME '" .. ("a"):rep(64)
+        .. ".b': has a label longer than 63 characters" },
       { { "gnomon.securitystandard.org", "127.0.0.1:99999" },
-        ';; server "127.0.0.1:99999": port out of range (1..65535)\n\n' },
+        "SERVER[:PORT] '127.0.0.1:99999': ports go from 1 to 65535" },
+      { { "gnomon.securitystandard.org", "127.0.0.1:0" },
+        "SERVER[:PORT] '127.0.0.1:0': ports go from 1 to 65535" },
       { { "gnomon.securitystandard.org", "ns.example" },
-        ';; server "ns.example" is not an address with an optional port '
-        .. '("127.0.0.1", "127.0.0.1:5353", "[::1]:53")\n\n' },
+        "SERVER[:PORT] 'ns.example': not an address with an optional port "
+        .. "(127.0.0.1, 127.0.0.1:5353, [::1]:53)" },
+      { { "", world.auth }, "NAME is empty" },
+      { { "x", "" }, "SERVER[:PORT] is empty" },
+      { { "-timeout=abc" }, "-timeout 'abc': a number of seconds above 0 "
+        .. "and at most 3600" },
+      { { "-timeout=-1" }, "-timeout '-1': a number of seconds above 0 "
+        .. "and at most 3600" },
+      { { "-retry=0" }, "-retry '0': a whole number from 1 to 10" },
+      { { "-retry" }, "'-retry' needs a value: -retry=TRIES" },
+      { { "-x" }, "unknown option '-x'" },
+      { { "a", world.auth, "c" }, "too many arguments: 'c' is one more than "
+        .. "it takes" },
     }
     for _, c in ipairs(cases) do
       local r = lesson(table.unpack(c[1]))
-      assert.equal(c[2], r.out)
-      assert.equal("", r.err)
-      assert.equal(1, r.code)
+      assert.equal("", r.out)
+      assert.equal("names: " .. c[2] .. "\n" .. USAGE, r.err)
+      assert.equal(2, r.code)
     end
-    local r = lesson("a", "b", "c")
-    assert.equal(1, r.code)
-    assert.matches("^usage: netbasics names", r.err)
   end)
 
   it("asks the system's server by default, gnomon by default", function()
@@ -196,5 +219,49 @@ describe("the names lesson", function()
       assert.matches("^Server:\t\t127.0.0.1\nAddress:\t127.0.0.1#53\n\n",
         got.out)
     end
+  end)
+end)
+
+describe("scripts/dnsworld, the lesson's DNS world by hand", function()
+  it("serves names the seed's answer on loopback, and Ctrl-C stops both "
+    .. "servers", function()
+    local port = T.free_port("udp")
+    -- at a terminal, as a learner starts it
+    local tm = require("tmux").open("scripts/dnsworld " .. port)
+    finally(function() tm:close() end)
+    tm:wait_for("Ctrl-C stops it")
+    assert.truthy(T.until_true(function()
+      local r = T.run("ss -Hnul 'sport = :" .. port .. "'")
+      return r.out:find("127.0.0.1:" .. port, 1, true)
+        and r.out:find("127.0.0.2:" .. port, 1, true)
+    end, 10), tm:screen())
+    local server = "127.0.0.1:" .. port
+    -- the first answer fills the forwarder's cache; the second is the seed's
+    local r = T.nb({ "names", "gnomon.securitystandard.org", server })
+    assert.equal(0, r.code, r.err)
+    r = T.nb({ "names", "gnomon.securitystandard.org", server })
+    assert.equal("Server:\t\t127.0.0.1\nAddress:\t127.0.0.1#" .. port .. "\n\n"
+      .. "Non-authoritative answer:\n"
+      .. "gnomon.securitystandard.org\tcanonical name = "
+      .. "hermes.securitystandard.org.\n"
+      .. "Name:\thermes.securitystandard.org\nAddress: 185.172.165.184\n\n",
+      r.out)
+    tm:wait_for("names gnomon.securitystandard.org 127.0.0.1:" .. port)
+    tm:keys("C-c")
+    assert.equal(0, tm:status())
+    assert.truthy(T.until_true(function() return not T.listening(port, "udp") end,
+      10))
+  end)
+
+  it("refuses a bad port with its usage line, exit 2", function()
+    for _, a in ipairs { "abc", "0", "70000", "-1", "", "53 54" } do
+      local r = T.run("scripts/dnsworld " .. (a == "53 54" and a
+        or T.shquote(a)))
+      assert.equal(2, r.code, a)
+      assert.matches("^usage: scripts/dnsworld %[PORT%]", r.err)
+    end
+    local r = T.run("scripts/dnsworld --help")
+    assert.same({ 0, "" }, { r.code, r.err })
+    assert.matches("^usage: scripts/dnsworld %[PORT%]", r.out)
   end)
 end)
