@@ -733,19 +733,26 @@ describe("answers held back in a task", function()
   -- answers a fixed number of them and ends without closing its socket,
   -- with the kernel's buffers full and answers held back: they must all
   -- arrive once the client reads (nothing is lost at release), and input
-  -- the task never read must not turn the end into a reset
+  -- the task never read must not turn the end into a reset. The task ends
+  -- only once the client's kernel has everything acknowledged (its send
+  -- queue empty, a file says so): so the unread tail is there at release
+  -- whatever the machine's speed, and nothing arrives after it
   it("reach a slow reader after the task ended without closing", function()
     local N = 60000
     local l = assert(net.listen("127.0.0.1", 0))
     local _, port = l:getsockname()
+    local d = T.tmpdir()
+    local sent = d .. "/sent"
     local client = T.spawn("python3 -c " .. T.shquote([[
-import socket, sys, threading, time
+import fcntl, socket, struct, sys, termios, threading, time
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
 line = b"x" * 200 + b"\n"
 def send():
-    s.sendall(line * (int(sys.argv[2]) + 50))
-    time.sleep(0.5)
-    s.sendall(b"y" * 100)  # never read: unread input at release
+    # the extra lines and the tail are never read: unread input at release
+    s.sendall(line * (int(sys.argv[2]) + 50) + b"y" * 100)
+    while struct.unpack("i", fcntl.ioctl(s, termios.TIOCOUTQ, b"\0" * 4))[0]:
+        time.sleep(0.01)
+    open(sys.argv[3], "w").close()
 threading.Thread(target=send, daemon=True).start()
 time.sleep(1.5)
 data = b""
@@ -754,14 +761,22 @@ while True:
     if not b: break
     data += b
 print(data.count(b"You said "))
-]]) .. " " .. port .. " " .. N)
-    finally(function() client:stop() l:close() end)
+]]) .. " " .. port .. " " .. N .. " " .. sent)
+    finally(function() client:stop() l:close() T.rmtree(d) end)
     net.spawn(function()
       local c = assert(l:accept())
       for _ = 1, N do
         local line = assert(c:recvline())
         assert(c:sendall("You said " .. line .. "\n"))
       end
+      -- every byte the client sent is here (bounded wait)
+      local f
+      for _ = 1, 3000 do
+        f = io.open(sent)
+        if f then break end
+        net.sleep(0.01)
+      end
+      assert(f, "the client's tail never arrived"):close()
       -- ends here, c still open: released by the loop or the collector
     end)
     net.run()
