@@ -71,6 +71,7 @@ const char *nb_errcode(int e) {
     case EAFNOSUPPORT: case EPFNOSUPPORT: return "family";
     case EMFILE: case ENFILE: case ENOBUFS: case ENOMEM: return "resources";
     case EBUSY: return "busy";
+    case ENOENT: return "notfound";  /* a Unix socket path */
     default: return "failed";
   }
 }
@@ -98,6 +99,12 @@ void nb_errtext(int e, char *out, size_t size) {
 int nb_peertext(const nb_sock *s, char *ep, size_t size) {
   struct sockaddr_storage ss;
   socklen_t len = sizeof ss;
+  if (s->family == AF_UNIX) {  /* the path; none for an unnamed peer */
+    if (s->fd < 0 || getpeername(s->fd, (struct sockaddr *)&ss, &len) != 0)
+      return 0;
+    nb_unix_text((struct sockaddr *)&ss, len, ep, size);
+    return ep[0] != '\0';
+  }
   if (s->fd >= 0 && getpeername(s->fd, (struct sockaddr *)&ss, &len) == 0)
     nb_endpoint_text((struct sockaddr *)&ss, ep, size);
   else if (s->peer.sin6_family != 0)
@@ -109,7 +116,7 @@ int nb_peertext(const nb_sock *s, char *ep, size_t size) {
 
 /* nil, "<op> to|from <peer>: <error>", code */
 int nb_sockfail(lua_State *L, nb_sock *s, const char *op, int e) {
-  char text[128], ep[64];
+  char text[128], ep[NB_EP_MAX];
   nb_errtext(e, text, sizeof text);
   if (nb_peertext(s, ep, sizeof ep))
     return nb_fail(L, nb_errcode(e), "%s %s %s: %s", op,
@@ -119,16 +126,19 @@ int nb_sockfail(lua_State *L, nb_sock *s, const char *op, int e) {
 
 /* nil, "<op> from <peer>: connection closed", "closed" (end of stream) */
 int nb_closedfail(lua_State *L, nb_sock *s, const char *op) {
-  char ep[64];
+  char ep[NB_EP_MAX];
   if (nb_peertext(s, ep, sizeof ep))
     return nb_fail(L, "closed", "%s from %s: connection closed", op, ep);
   return nb_fail(L, "closed", "%s: connection closed", op);
 }
 
 int nb_addrfail(lua_State *L, const char *op, const nb_addr *a, int e) {
-  char text[128], ep[64];
+  char text[128], ep[NB_EP_MAX];
   nb_errtext(e, text, sizeof text);
-  nb_endpoint_text((const struct sockaddr *)&a->ss, ep, sizeof ep);
+  if (a->ss.ss_family == AF_UNIX)
+    nb_unix_text((const struct sockaddr *)&a->ss, a->len, ep, sizeof ep);
+  else
+    nb_endpoint_text((const struct sockaddr *)&a->ss, ep, sizeof ep);
   return nb_fail(L, nb_errcode(e), "%s %s: %s", op, ep, text);
 }
 /* ---------------------------------------------------------------------
@@ -136,14 +146,15 @@ int nb_addrfail(lua_State *L, const char *op, const nb_addr *a, int e) {
 ** ------------------------------------------------------------------ */
 
 int nb_checkfamily(lua_State *L, int i, int def) {
-  static const char *const names[] = {"inet", "inet6", NULL};
+  static const char *const names[] = {"inet", "inet6", "unix", NULL};
+  static const int families[] = {AF_INET, AF_INET6, AF_UNIX};
   if (lua_isnoneornil(L, i)) return def;
   if (lua_type(L, i) == LUA_TSTRING)
-    return luaL_checkoption(L, i, NULL, names) == 0 ? AF_INET : AF_INET6;
+    return families[luaL_checkoption(L, i, NULL, names)];
   else {
     lua_Integer f = luaL_checkinteger(L, i);
-    luaL_argcheck(L, f == AF_INET || f == AF_INET6, i,
-                  "expected AF_INET or AF_INET6");
+    luaL_argcheck(L, f == AF_INET || f == AF_INET6 || f == AF_UNIX, i,
+                  "expected AF_INET, AF_INET6 or AF_UNIX");
     return (int)f;
   }
 }
@@ -377,7 +388,10 @@ int nb_getaddrs(lua_State *L, int hi, int pi, int family, int type,
 int nb_getaddr(lua_State *L, nb_sock *s, int hi, int pi, int passive,
                    const char *op, nb_addr *a) {
   nb_addr *list;
-  int n, r = nb_getaddrs(L, hi, pi, s->family, s->type, passive, op, &list, &n);
+  int n, r;
+  if (s->family == AF_UNIX)  /* a path, no port */
+    return nb_unix_addr(L, hi, op, a);
+  r = nb_getaddrs(L, hi, pi, s->family, s->type, passive, op, &list, &n);
   if (r != 0) return r;
   *a = list[0];
   lua_pop(L, 1);

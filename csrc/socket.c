@@ -148,6 +148,7 @@ void nb_sock_release(nb_sock *s) {
     close(s->fd);  /* no retry on EINTR: Linux has closed it anyway */
     s->fd = -1;
   }
+  nb_unix_release(s);  /* a Unix socket's file goes with it */
   nb_rbuf_free(s);
 }
 
@@ -155,7 +156,7 @@ void nb_sock_release(nb_sock *s) {
 ** Module functions
 ** ------------------------------------------------------------------ */
 
-/* net.socket([family [, type]]) */
+/* net.socket([family [, type]]): family "inet", "inet6" or "unix" */
 static int net_socket(lua_State *L) {
   int family = nb_checkfamily(L, 1, AF_INET);
   int type = nb_checktype(L, 2, SOCK_STREAM);
@@ -341,6 +342,7 @@ static int sock_bind(lua_State *L) {
   if (r != 0) return r;
   if (bind(s->fd, (struct sockaddr *)&a.ss, a.len) != 0)
     return nb_addrfail(L, "bind to", &a, errno);
+  if (s->family == AF_UNIX) nb_unix_bound(s, &a);
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -384,7 +386,8 @@ static int sock_connect(lua_State *L) {
   if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &e, &len) != 0) e = errno;
   if (e != 0) return nb_addrfail(L, "connect to", &a, e);
 done:
-  if (a.len <= sizeof s->peer) memcpy(&s->peer, &a.ss, a.len);
+  if (a.len <= sizeof s->peer && s->family != AF_UNIX)
+    memcpy(&s->peer, &a.ss, a.len);
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -404,9 +407,10 @@ static int sock_accept(lua_State *L) {
       c->fd = fd;
       c->family = ss.ss_family;
       c->tasked = intask;
-      if (len <= sizeof c->peer) memcpy(&c->peer, &ss, len);
+      if (len <= sizeof c->peer && ss.ss_family != AF_UNIX)
+        memcpy(&c->peer, &ss, len);
       nb_task_hold(L, -1);
-      nb_pushaddr(L, (struct sockaddr *)&ss);
+      nb_pushsockaddr(L, (struct sockaddr *)&ss, len);
       return 3;
     }
     switch (errno) {
@@ -530,7 +534,7 @@ static int nameof(lua_State *L, int peer) {
                : getsockname(s->fd, (struct sockaddr *)&ss, &len);
   if (r != 0)
     return nb_sockfail(L, s, peer ? "getpeername" : "getsockname", errno);
-  nb_pushaddr(L, (struct sockaddr *)&ss);
+  nb_pushsockaddr(L, (struct sockaddr *)&ss, len);
   return 2;
 }
 
@@ -575,6 +579,9 @@ static int sock_tostring(lua_State *L) {
   nb_sock *s = nb_tosock(L, 1);
   if (s->fd < 0)
     lua_pushliteral(L, NB_SOCKET_T " (closed)");
+  else if (s->family == AF_UNIX)
+    lua_pushfstring(L, NB_SOCKET_T " (unix %s, fd %d)",
+                    s->type == SOCK_STREAM ? "stream" : "dgram", s->fd);
   else
     lua_pushfstring(L, NB_SOCKET_T " (%s%s, fd %d)",
                     s->type == SOCK_STREAM ? "tcp" : "udp",
@@ -606,6 +613,7 @@ static const luaL_Reg sock_methods[] = {
   {"getsockname", sock_getsockname},
   {"getpeername", sock_getpeername},
   {"fileno", sock_fileno},
+  {"peercred", sock_peercred},
   {"close", sock_close},
   {NULL, NULL}
 };
@@ -660,5 +668,6 @@ void nb_open_socket(lua_State *L) {
     lua_pushinteger(L, constants[i].value);
     lua_setfield(L, -2, constants[i].name);
   }
+  nb_open_sockunix(L);
 }
 

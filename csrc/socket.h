@@ -18,11 +18,13 @@
 #define NB_RBUF_MIN   8192       /* first size of a read buffer */
 #define NB_RECV_CHUNK (1 << 20)  /* most bytes one recv returns */
 #define NB_DGRAM_MAX  65535      /* recvfrom's default */
+#define NB_EP_MAX     448        /* a peer in a message: "[v6]:port", or a
+                                    Unix path with its bytes escaped */
 
 typedef struct nb_sock {
   const char *tag;     /* marks our userdata (socket.c, nb_testsock) */
   int fd;              /* -1: closed */
-  int family;          /* AF_INET or AF_INET6 */
+  int family;          /* AF_INET, AF_INET6 or AF_UNIX */
   int type;            /* SOCK_STREAM or SOCK_DGRAM */
   double timeout;      /* seconds; < 0: block */
   int tasked;          /* used in a task: the descriptor is non-blocking
@@ -36,6 +38,7 @@ typedef struct nb_sock {
   int werr;            /* an error sending held output, for the next send */
   struct sockaddr_in6 peer;  /* set by connect and accept, for messages
                                 after the peer is gone */
+  struct nb_unixfile *ufile; /* the file a Unix socket bound (sockunix.c) */
 } nb_sock;
 
 /* the module's scratch area for recv and recvfrom (upvalue 1) */
@@ -113,6 +116,18 @@ int nb_getaddrs(lua_State *L, int hi, int pi, int family, int type,
 int nb_getaddr(lua_State *L, nb_sock *s, int hi, int pi, int passive,
                const char *op, nb_addr *a);
 void nb_pushaddr(lua_State *L, const struct sockaddr *sa);
+
+/* Unix domain sockets (sockunix.c): a path or "@name" as an address,
+** an address for Lua (host, port or name, nil) and for messages, the
+** file a bound socket removes at close, s:peercred() */
+int nb_unix_addr(lua_State *L, int i, const char *op, nb_addr *a);
+void nb_unix_text(const struct sockaddr *sa, socklen_t len, char *out,
+                  size_t size);
+void nb_pushsockaddr(lua_State *L, const struct sockaddr *sa, socklen_t len);
+void nb_unix_bound(nb_sock *s, const nb_addr *a);
+void nb_unix_release(nb_sock *s);
+int sock_peercred(lua_State *L);
+void nb_open_sockunix(lua_State *L);
 
 /* the scratch area and the I/O methods (sockio.c) */
 char *nb_scratch_get(lua_State *L, size_t want);

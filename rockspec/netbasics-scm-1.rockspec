@@ -67,7 +67,8 @@ build = {
     -- the sources: exactly the Makefile's lists (spec/build_spec.lua checks)
     CORE_SRC = "csrc/core.c csrc/common.c csrc/octet.c csrc/validate.c "
       .. "csrc/socket.c csrc/sockaddr.c csrc/sockio.c csrc/ports.c "
-      .. "csrc/resolve.c csrc/dnsrun.c csrc/dnsmsg.c csrc/loop.c",
+      .. "csrc/resolve.c csrc/dnsrun.c csrc/dnsmsg.c csrc/loop.c "
+      .. "csrc/sockunix.c",
     FETCH_SRC = "csrc/common.c csrc/fetch.c csrc/fetchcheck.c "
       .. "csrc/transfer.c",
     HOST_SRC = "csrc/host.c",

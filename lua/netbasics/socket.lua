@@ -66,6 +66,76 @@ return function(M, core)
     return nil, err, code
   end
 
+  -- the options of a Unix socket function: a table of known names (an
+  -- unknown one is a programmer's error), or a number for connect_unix's
+  -- timeout
+  local function unixopts(opts, fname, known)
+    if type(opts) == "number" and known.timeout then
+      return { timeout = opts }
+    end
+    if opts == nil then return {} end
+    if type(opts) ~= "table" then
+      error(string.format("bad argument #2 to '%s' (table expected, got %s)",
+        fname, type(opts)), 3)
+    end
+    for k, v in pairs(opts) do
+      local want = known[k]
+      if not want then
+        error(string.format("bad argument #2 to '%s' (unknown option '%s')",
+          fname, tostring(k)), 3)
+      end
+      if type(v) ~= want then
+        error(string.format("bad argument #2 to '%s' (option '%s': %s "
+          .. "expected, got %s)", fname, k, want, type(v)), 3)
+      end
+    end
+    return opts
+  end
+
+  local function checkpath(path, fname)
+    if type(path) ~= "string" then
+      error(string.format("bad argument #1 to '%s' (string expected, got %s)",
+        fname, type(path)), 3)
+    end
+  end
+
+  -- net.connect_unix(path [, opts]): a stream socket connected to the Unix
+  -- socket at `path` ("@name": the abstract namespace). opts.timeout (or
+  -- a number) bounds connecting and stays set on the socket, as
+  -- net.connect's.
+  function M.connect_unix(path, opts)
+    checkpath(path, "connect_unix")
+    opts = unixopts(opts, "connect_unix", { timeout = "number" })
+    local s, err, code = socket("unix", "stream")
+    if not s then return nil, err, code end
+    if opts.timeout then s:settimeout(opts.timeout) end
+    local ok
+    ok, err, code = s:connect(path)
+    if ok then return s end
+    s:close()
+    return nil, err, code
+  end
+
+  -- net.listen_unix(path [, opts]): a stream socket listening at `path`.
+  -- A socket file left by a server that died (nothing accepts on it) is
+  -- replaced; one a server still listens on is "inuse". The socket
+  -- removes its file when it closes. opts.backlog as s:listen's.
+  function M.listen_unix(path, opts)
+    checkpath(path, "listen_unix")
+    opts = unixopts(opts, "listen_unix", { backlog = "number" })
+    local s, err, code = socket("unix", "stream")
+    if not s then return nil, err, code end
+    local ok
+    ok, err, code = s:bind(path)
+    if not ok and code == "inuse" and M.remove_stale(path) then
+      ok, err, code = s:bind(path)
+    end
+    if ok then ok, err, code = s:listen(opts.backlog) end
+    if ok then return s end
+    s:close()
+    return nil, err, code
+  end
+
   -- net.netcat(host, port, content [, timeout]): the lesson's client:
   -- connect, send everything, shut down writing, and gather every chunk
   -- the server sends until it closes. Returns the list of chunks.
