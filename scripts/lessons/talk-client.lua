@@ -1,6 +1,7 @@
 -- The talk client: send a message, print what comes back
 --
 -- netbasics talk-client HOST PORT [MESSAGE...]
+-- netbasics talk-client unix:PATH [MESSAGE...]   (a Unix domain socket)
 --
 -- The message is the arguments joined by spaces (and a newline), else
 -- everything on standard input. This is the seed's netcat() function: send
@@ -23,7 +24,10 @@ local function repr(s)
 end
 
 local function netcat(hostname, port, content)
-  local s, err = net.connect(hostname, port, 10)
+  local s, err
+  local path = hostname:match("^unix:(.+)$")
+  if path then s, err = net.connect_unix(path, 10)
+  else s, err = net.connect(hostname, port, 10) end
   if not s then return nil, err end
   s:settimeout(60)  -- no answer for a minute: give up rather than hang
   local ok
@@ -43,13 +47,16 @@ local function netcat(hostname, port, content)
 end
 
 local host, port = arg[1], arg[2]
-if not host or not port then
-  io.stderr:write("usage: netbasics talk-client HOST PORT [MESSAGE...]\n")
+local first = 3  -- where the message starts
+if host and host:match("^unix:.") then port, first = nil, 2 end
+if not host or (not port and first == 3) then
+  io.stderr:write("usage: netbasics talk-client HOST PORT [MESSAGE...]\n"
+    .. "       netbasics talk-client unix:PATH [MESSAGE...]\n")
   os.exit(2)
 end
 local content
-if arg[3] then
-  content = table.concat(arg, " ", 3) .. "\n"
+if arg[first] then
+  content = table.concat(arg, " ", first) .. "\n"
 else
   content = io.read("a")
 end

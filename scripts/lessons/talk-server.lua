@@ -1,6 +1,8 @@
 -- The talk server: "You said ..." to each line, until bye
 --
 -- netbasics talk-server [HOST [PORT]]   (defaults 0.0.0.0 and 9087)
+-- netbasics talk-server unix:PATH        (a Unix domain socket: this
+--                                         computer only; "@name" works)
 --
 -- The seed's talk server, with its bugs fixed:
 --  * TCP is a stream, not a series of messages: one recv() may hold half a
@@ -19,13 +21,20 @@ local net = require "netbasics"
 
 local host = arg[1] or "0.0.0.0"
 local port = arg[2] or 9087
+-- "unix:/run/talk.sock": a Unix socket, a file instead of an IP and port
+local path = host:match("^unix:(.+)$")
 
 -- someone may read this log through a pipe: write each line at once
 io.stdout:setvbuf("line")
 
 -- Own the IP and port, and start listening. net.listen sets SO_REUSEADDR,
 -- so the server can be started again at once after it stops.
-local server, err = net.listen(host, port, 50)
+local server, err
+if path then
+  server, err = net.listen_unix(path, { backlog = 50 })
+else
+  server, err = net.listen(host, port, 50)
+end
 if not server then
   io.stderr:write("talk-server: ", err, "\n")
   os.exit(1)
@@ -43,7 +52,13 @@ local stop = false
 while not stop do
   local conn, ip, cport = server:accept()  -- see who is talking to us
   if conn then
-    print("Connected with " .. ip .. ":" .. cport)
+    if path then
+      -- no IP and port here: the kernel tells which process connected
+      local cred = conn:peercred()
+      print("Connected with process " .. (cred and cred.pid or "?"))
+    else
+      print("Connected with " .. ip .. ":" .. cport)
+    end
     while true do
       local line, why, code = conn:recvline()
       if not line then
