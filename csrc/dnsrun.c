@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -247,4 +248,146 @@ void nb_dns_run(dns_run *r, int from) {
   if (nb_dns_start(r, from, NULL) != 0) return;
   wait_answers(r);
   nb_dns_end(r);
+}
+
+/* ---------------------------------------------------------------------
+** A name's addresses, as getaddrinfo (dnsrun.h: dns_gai)
+** ------------------------------------------------------------------ */
+
+/* c-ares' answer, also from ares_destroy: copied into g, no Lua */
+static void on_addrinfo(void *arg, int status, int timeouts,
+                        struct ares_addrinfo *res) {
+  dns_gai *g = (dns_gai *)arg;
+  struct ares_addrinfo_node *ai;
+  (void)timeouts;
+  if (!g->done) {
+    g->done = 1;
+    g->status = status;
+    for (ai = res ? res->nodes : NULL; ai && g->n < NB_GAI_MAX;
+         ai = ai->ai_next) {
+      unsigned char a[16];
+      int k, dup = 0;
+      if (ai->ai_family == AF_INET)
+        memcpy(a, &((struct sockaddr_in *)(void *)ai->ai_addr)->sin_addr, 4);
+      else if (ai->ai_family == AF_INET6)
+        memcpy(a, &((struct sockaddr_in6 *)(void *)ai->ai_addr)->sin6_addr,
+               16);
+      else
+        continue;
+      for (k = 0; k < g->n && !dup; k++)
+        dup = g->addr[k].family == ai->ai_family
+              && memcmp(g->addr[k].a, a, ai->ai_family == AF_INET ? 4 : 16)
+                 == 0;
+      if (dup) continue;
+      g->addr[g->n].family = ai->ai_family;
+      memcpy(g->addr[g->n].a, a, 16);
+      g->n++;
+    }
+    if (status == ARES_SUCCESS && g->n == 0) g->status = ARES_ENODATA;
+  }
+  if (res != NULL) ares_freeaddrinfo(res);
+}
+
+static void gai_sock_state(void *data, ares_socket_t fd, int readable,
+                           int writable) {
+  dns_gai *g = (dns_gai *)data;
+  if (!readable && !writable && g->closed != NULL) g->closed((int)fd);
+}
+
+int nb_gai_start(dns_gai *g, void (*closed)(int fd)) {
+  ares_channel ch;
+  struct ares_options o;
+  struct ares_addrinfo_hints hints;
+  int st;
+  static int ares_ready = 0;
+  g->ch = NULL;
+  g->done = 0;
+  g->n = 0;
+  g->status = ARES_SUCCESS;
+  if (!ares_ready) {  /* as nb_dns_start: c-ares' memory from ours */
+    st = ares_library_init_mem(ARES_LIB_INIT_ALL, nb_malloc, free,
+                               nb_realloc);
+    if (st != ARES_SUCCESS) {
+      g->status = st;
+      return -1;
+    }
+    ares_ready = 1;
+  }
+  memset(&o, 0, sizeof o);
+  o.sock_state_cb = gai_sock_state;
+  o.sock_state_cb_data = g;
+  g->closed = closed;
+  /* everything else as the system has it: resolv.conf, the hosts file */
+  st = ares_init_options(&ch, &o, ARES_OPT_SOCK_STATE_CB);
+  if (st != ARES_SUCCESS) {
+    g->status = st;
+    return -1;
+  }
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = g->family;
+  hints.ai_socktype = SOCK_STREAM;  /* each address once */
+  g->ch = ch;
+  ares_getaddrinfo(ch, g->name, NULL, &hints, on_addrinfo, g);
+  return 0;
+}
+
+int nb_gai_pending(dns_gai *g, struct pollfd *pfd, int *nfds, int *ms) {
+  ares_channel ch = (ares_channel)g->ch;
+  ares_socket_t socks[ARES_GETSOCK_MAXNUM];
+  struct timeval maxtv, tv, *tvp;
+  int bits, i;
+  *nfds = 0;
+  if (ch == NULL || g->done) return 0;
+  if (g->deadline >= 0) {
+    long long left = g->deadline - nb_now_ms();
+    if (left <= 0) {
+      g->done = 1;
+      g->status = ARES_ETIMEOUT;
+      return 0;
+    }
+    maxtv.tv_sec = (time_t)(left / 1000);
+    maxtv.tv_usec = (suseconds_t)(left % 1000 * 1000);
+  } else {
+    maxtv.tv_sec = 3600;
+    maxtv.tv_usec = 0;
+  }
+  bits = ares_getsock(ch, socks, ARES_GETSOCK_MAXNUM);
+  for (i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
+    short ev = 0;
+    /* the bits tested here, as nb_dns_pending does */
+    if ((unsigned)bits & (1u << i)) ev |= POLLIN;
+    if ((unsigned)bits & (1u << (i + ARES_GETSOCK_MAXNUM))) ev |= POLLOUT;
+    if (ev == 0) continue;
+    pfd[*nfds].fd = socks[i];
+    pfd[*nfds].events = ev;
+    pfd[*nfds].revents = 0;
+    (*nfds)++;
+  }
+  tvp = ares_timeout(ch, &maxtv, &tv);
+  *ms = (int)(tvp->tv_sec * 1000 + (tvp->tv_usec + 999) / 1000);
+  return 1;
+}
+
+void nb_gai_process(dns_gai *g, const struct pollfd *pfd, int nfds) {
+  ares_channel ch = (ares_channel)g->ch;
+  int i, any = 0;
+  for (i = 0; i < nfds; i++) {
+    short rev = pfd[i].revents;
+    ares_socket_t rfd = (rev & (POLLIN | POLLERR | POLLHUP))
+                        ? pfd[i].fd : ARES_SOCKET_BAD;
+    ares_socket_t wfd = (rev & POLLOUT) ? pfd[i].fd : ARES_SOCKET_BAD;
+    if (rfd != ARES_SOCKET_BAD || wfd != ARES_SOCKET_BAD) {
+      ares_process_fd(ch, rfd, wfd);
+      any = 1;
+    }
+  }
+  if (!any) ares_process_fd(ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+}
+
+void nb_gai_end(dns_gai *g) {
+  if (g->ch != NULL) {
+    ares_channel ch = (ares_channel)g->ch;
+    g->ch = NULL;
+    ares_destroy(ch);  /* a question still out ends as ARES_EDESTRUCTION */
+  }
 }

@@ -183,7 +183,7 @@ int nb_checktype(lua_State *L, int i, int def) {
 
 /* a port (integer or decimal string): 0 and *port, or pushes a failure
 ** and returns its count */
-static int getport(lua_State *L, int i, unsigned *port) {
+int nb_getport(lua_State *L, int i, unsigned *port) {
   if (lua_type(L, i) == LUA_TNUMBER) {
     lua_Number n = lua_tonumber(L, i);
     if (!(n >= 0 && n <= 65535))
@@ -226,7 +226,7 @@ static void fill_in6(nb_addr *a, const uint8_t ip[16], unsigned port) {
   a->len = sizeof *in6;
 }
 
-static const char *gaierr(int r, const char **code) {
+const char *nb_gaierr(int r, const char **code) {
   switch (r) {
     case EAI_NONAME:
 #ifdef EAI_NODATA
@@ -282,6 +282,15 @@ static int numeric_form(const char *h, size_t n) {
   return allnum;
 }
 
+/* would nb_getaddrs ask getaddrinfo for `host` (a well-formed name, no
+** literal, no "*")? */
+int nb_isname(const char *host, size_t n) {
+  uint8_t ip[16];
+  return !(n == 1 && host[0] == '*') && nb_parse_ipv4(host, n, ip) != 0
+         && nb_parse_ipv6(host, n, ip) != 0
+         && nb_check_hostname(host, n) == 0 && !numeric_form(host, n);
+}
+
 /*
 ** ** The addresses of host:port for sockets of `family` (0: any) and
 ** `type`. The host is checked with the strict parsers first: an IPv4 or
@@ -297,7 +306,7 @@ int nb_getaddrs(lua_State *L, int hi, int pi, int family, int type,
   unsigned port;
   uint8_t ip[16];
   int r;
-  if ((r = getport(L, pi, &port)) != 0) return r;
+  if ((r = nb_getport(L, pi, &port)) != 0) return r;
   if (hl == 1 && host[0] == '*') {
     static const uint8_t any[16] = {0};
     *out = (nb_addr *)lua_newuserdatauv(L, sizeof(nb_addr), 0);
@@ -351,7 +360,7 @@ int nb_getaddrs(lua_State *L, int hi, int pi, int family, int type,
     hints.ai_flags = passive ? AI_PASSIVE : 0;
     r = getaddrinfo(host, NULL, &hints, &res);
     if (r != 0) {
-      const char *code, *msg = gaierr(r, &code);
+      const char *code, *msg = nb_gaierr(r, &code);
       if (r == EAI_SYSTEM) msg = strerror(errno);
       return nb_fail(L, code, "%s%s%s: %s", op ? op : "", op ? " " : "",
                      host, msg);

@@ -207,15 +207,22 @@ static int net_socket(lua_State *L) {
 }
 
 /*
-** ** net.getaddrinfo(host, port [, type [, passive]]): the addresses a
-** socket can use, as a list of {family=, host=, port=}: the mechanism
-** under net.connect and net.listen (which try them in turn).
+** ** net.getaddrinfo(host, port [, type [, passive [, timeout]]]): the
+** addresses a socket can use, as a list of {family=, host=, port=}: the
+** mechanism under net.connect and net.listen (which try them in turn).
+** In a task a name is asked of c-ares on the loop (gai.c), within
+** `timeout` seconds.
 */
 static int net_getaddrinfo(lua_State *L) {
   int type = nb_checktype(L, 3, SOCK_STREAM);
   int passive = lua_toboolean(L, 4);
+  double timeout = luaL_optnumber(L, 5, -1);
   nb_addr *list;
   int n, i, r;
+  size_t hl;
+  const char *host = luaL_checklstring(L, 1, &hl);
+  if (nb_gai_wanted(L) && nb_isname(host, hl))
+    return nb_gai_addrs(L, type, passive, timeout < 0 ? -1 : timeout);
   r = nb_getaddrs(L, 1, 2, 0, type, passive, NULL, &list, &n);
   if (r != 0) return r;
   lua_createtable(L, n, 0);

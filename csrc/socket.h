@@ -151,6 +151,18 @@ int nb_getaddrs(lua_State *L, int hi, int pi, int family, int type,
 int nb_getaddr(lua_State *L, nb_sock *s, int hi, int pi, int passive,
                const char *op, nb_addr *a);
 void nb_pushaddr(lua_State *L, const struct sockaddr *sa);
+int nb_getport(lua_State *L, int i, unsigned *port);
+const char *nb_gaierr(int r, const char **code);
+int nb_isname(const char *host, size_t n);
+
+/* names in tasks (gai.c): in a task that can yield, net.getaddrinfo and
+** net.resolve ask c-ares on the loop; nb_gai_addrs returns what
+** net.getaddrinfo does, for the name at index 1 and the port at 2;
+** nb_gai_hosts what net.resolve does */
+int nb_gai_wanted(lua_State *L);
+int nb_gai_addrs(lua_State *L, int type, int passive, double timeout);
+int nb_gai_hosts(lua_State *L, const char *name, double timeout);
+int nb_resolve_fail(lua_State *L, int st, const char *name);  /* resolve.c */
 
 /* Unix domain sockets (sockunix.c): a path or "@name" as an address,
 ** an address for Lua (host, port or name, nil) and for messages, the

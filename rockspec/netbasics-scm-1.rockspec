@@ -68,7 +68,7 @@ build = {
     CORE_SRC = "csrc/core.c csrc/common.c csrc/octet.c csrc/validate.c "
       .. "csrc/socket.c csrc/sockaddr.c csrc/sockio.c csrc/ports.c "
       .. "csrc/resolve.c csrc/dnsrun.c csrc/dnsmsg.c csrc/loop.c "
-      .. "csrc/sockunix.c",
+      .. "csrc/sockunix.c csrc/gai.c",
     FETCH_SRC = "csrc/common.c csrc/fetch.c csrc/fetchcheck.c "
       .. "csrc/transfer.c",
     HOST_SRC = "csrc/host.c",
