@@ -5,6 +5,7 @@
 */
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -294,6 +295,37 @@ static void gai_sock_state(void *data, ares_socket_t fd, int readable,
   if (!readable && !writable && g->closed != NULL) g->closed((int)fd);
 }
 
+/*
+** ** resolv.conf's "options timeout:N attempts:N", which c-ares 1.18 does
+** not read (it knows only BSD's retrans: and retry:), with glibc's
+** defaults (5 s, 2) and caps (30 s, 5): so a lookup in a task waits as
+** long as the system's would.
+*/
+static void system_limits(int *timeout_ms, int *tries) {
+  char line[512];
+  int timeout = 5, attempts = 2;
+  FILE *f = fopen("/etc/resolv.conf", "re");
+  while (f != NULL && fgets(line, sizeof line, f) != NULL) {
+    char *p = line, *tok, *save = NULL;
+    if (strncmp(p, "options", 7) != 0 || (p[7] != ' ' && p[7] != '\t'))
+      continue;
+    for (tok = strtok_r(p + 7, " \t\r\n", &save); tok != NULL;
+         tok = strtok_r(NULL, " \t\r\n", &save)) {
+      if (strncmp(tok, "timeout:", 8) == 0)
+        timeout = atoi(tok + 8);
+      else if (strncmp(tok, "attempts:", 9) == 0)
+        attempts = atoi(tok + 9);
+    }
+  }
+  if (f != NULL) fclose(f);
+  if (timeout < 1) timeout = 1;
+  if (timeout > 30) timeout = 30;
+  if (attempts < 1) attempts = 1;
+  if (attempts > 5) attempts = 5;
+  *timeout_ms = timeout * 1000;
+  *tries = attempts;
+}
+
 int nb_gai_start(dns_gai *g, void (*closed)(int fd)) {
   ares_channel ch;
   struct ares_options o;
@@ -316,9 +348,12 @@ int nb_gai_start(dns_gai *g, void (*closed)(int fd)) {
   memset(&o, 0, sizeof o);
   o.sock_state_cb = gai_sock_state;
   o.sock_state_cb_data = g;
+  system_limits(&o.timeout, &o.tries);
   g->closed = closed;
-  /* everything else as the system has it: resolv.conf, the hosts file */
-  st = ares_init_options(&ch, &o, ARES_OPT_SOCK_STATE_CB);
+  /* everything else as the system has it: resolv.conf's servers, search
+  ** list and ndots, the hosts file */
+  st = ares_init_options(&ch, &o, ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS
+                         | ARES_OPT_TRIES);
   if (st != ARES_SUCCESS) {
     g->status = st;
     return -1;
