@@ -13,8 +13,10 @@
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <ares.h>
 
@@ -184,4 +186,103 @@ int nb_gai_addrs(lua_State *L, int type, int passive, double timeout) {
 /* net.resolve(name) in a task */
 int nb_gai_hosts(lua_State *L, const char *name, double timeout) {
   return start(L, name, GAI_HOSTS, 0, timeout);
+}
+
+/* ---------------------------------------------------------------------
+** Outside tasks: the system's getaddrinfo within a timeout
+** ------------------------------------------------------------------ */
+
+/*
+** ** glibc's getaddrinfo_a runs the lookup in a thread of its own; we
+** wait for it with gai_suspend at most until the deadline. A lookup
+** given up and not cancellable (it is inside the resolver) keeps its
+** request: it goes on a list and is freed on a later call once glibc is
+** done with it (never more than NB_GAI_ABANDONED at once; past that we
+** wait for the oldest).
+*/
+#define NB_GAI_ABANDONED 16
+
+typedef struct sys_req {
+  struct gaicb cb;
+  struct addrinfo hints;
+  char name[256];
+} sys_req;
+
+static sys_req *abandoned[NB_GAI_ABANDONED];
+
+static void reap(void) {
+  int i;
+  for (i = 0; i < NB_GAI_ABANDONED; i++) {
+    if (abandoned[i] != NULL && gai_error(&abandoned[i]->cb) != EAI_INPROGRESS) {
+      if (abandoned[i]->cb.ar_result != NULL)
+        freeaddrinfo(abandoned[i]->cb.ar_result);
+      free(abandoned[i]);
+      abandoned[i] = NULL;
+    }
+  }
+}
+
+static int abandon(sys_req *q) {
+  int i;
+  for (i = 0; i < NB_GAI_ABANDONED; i++)
+    if (abandoned[i] == NULL) {
+      abandoned[i] = q;
+      return 1;
+    }
+  return 0;
+}
+
+int nb_sys_getaddrinfo(lua_State *L, const char *host,
+                       const struct addrinfo *hints, struct addrinfo **res,
+                       double timeout) {
+  sys_req *q;
+  struct gaicb *list[1];
+  double deadline;
+  int r;
+  if (timeout < 0) return getaddrinfo(host, NULL, hints, res);
+  reap();
+  q = (sys_req *)nb_malloc(sizeof *q);
+  if (q == NULL) return EAI_MEMORY;
+  memset(q, 0, sizeof *q);
+  snprintf(q->name, sizeof q->name, "%s", host);
+  q->hints = *hints;
+  q->cb.ar_name = q->name;
+  q->cb.ar_request = &q->hints;
+  list[0] = &q->cb;
+  if ((r = getaddrinfo_a(GAI_NOWAIT, list, 1, NULL)) != 0) {
+    free(q);
+    return r;
+  }
+  deadline = nb_now() + timeout;
+  for (;;) {
+    double left = deadline - nb_now();
+    struct timespec ts;
+    const struct gaicb *wait[1];
+    if ((r = gai_error(&q->cb)) != EAI_INPROGRESS) break;
+    if (left <= 0 || *nb_interrupt_flag) {
+      r = *nb_interrupt_flag ? EAI_INTR : NB_EAI_TIMEDOUT;
+      if (gai_cancel(&q->cb) == EAI_CANCELED || gai_error(&q->cb)
+          != EAI_INPROGRESS) {
+        if (q->cb.ar_result != NULL) freeaddrinfo(q->cb.ar_result);
+        free(q);
+      } else if (!abandon(q)) {
+        /* too many lookups still running: wait for this one */
+        while (gai_error(&q->cb) == EAI_INPROGRESS) {
+          wait[0] = &q->cb;
+          gai_suspend(wait, 1, NULL);
+        }
+        if (q->cb.ar_result != NULL) freeaddrinfo(q->cb.ar_result);
+        free(q);
+      }
+      if (r == EAI_INTR) nb_checkinterrupt(L);  /* raises */
+      return r;
+    }
+    ts.tv_sec = (time_t)left;
+    ts.tv_nsec = (long)((left - (double)ts.tv_sec) * 1e9);
+    wait[0] = &q->cb;
+    gai_suspend(wait, 1, &ts);
+  }
+  *res = q->cb.ar_result;  /* the caller frees it */
+  free(q);
+  return r;
 }

@@ -299,8 +299,9 @@ int nb_isname(const char *host, size_t n) {
 ** Pushes a list of nb_addr into a userdata (returned count in *n) or
 ** a failure (returns its count).
 */
-int nb_getaddrs(lua_State *L, int hi, int pi, int family, int type,
-                    int passive, const char *op, nb_addr **out, int *n) {
+static int getaddrs(lua_State *L, int hi, int pi, int family, int type,
+                    int passive, const char *op, nb_addr **out, int *n,
+                    double timeout) {
   size_t hl;
   const char *host = luaL_checklstring(L, hi, &hl);
   unsigned port;
@@ -358,10 +359,14 @@ int nb_getaddrs(lua_State *L, int hi, int pi, int family, int type,
     hints.ai_family = family;
     hints.ai_socktype = type;
     hints.ai_flags = passive ? AI_PASSIVE : 0;
-    r = getaddrinfo(host, NULL, &hints, &res);
+    r = nb_sys_getaddrinfo(L, host, &hints, &res, timeout);
     if (r != 0) {
       const char *code, *msg = nb_gaierr(r, &code);
       if (r == EAI_SYSTEM) msg = strerror(errno);
+      if (r == NB_EAI_TIMEDOUT) {
+        code = "timeout";
+        msg = "timed out";
+      }
       return nb_fail(L, code, "%s%s%s: %s", op ? op : "", op ? " " : "",
                      host, msg);
     }
@@ -399,6 +404,18 @@ int nb_getaddrs(lua_State *L, int hi, int pi, int family, int type,
     }
     return 0;
   }
+}
+
+int nb_getaddrs(lua_State *L, int hi, int pi, int family, int type,
+                int passive, const char *op, nb_addr **out, int *n) {
+  return getaddrs(L, hi, pi, family, type, passive, op, out, n, -1);
+}
+
+/* the same, a name's lookup bounded by `timeout` seconds (< 0: none) */
+int nb_getaddrs_within(lua_State *L, int hi, int pi, int family, int type,
+                       int passive, const char *op, nb_addr **out, int *n,
+                       double timeout) {
+  return getaddrs(L, hi, pi, family, type, passive, op, out, n, timeout);
 }
 
 /* the first address of host:port for socket `s` */

@@ -237,7 +237,8 @@ static int net_getaddrinfo(lua_State *L) {
   const char *host = luaL_checklstring(L, 1, &hl);
   if (nb_gai_wanted(L) && nb_isname(host, hl))
     return nb_gai_addrs(L, type, passive, timeout < 0 ? -1 : timeout);
-  r = nb_getaddrs(L, 1, 2, 0, type, passive, NULL, &list, &n);
+  r = nb_getaddrs_within(L, 1, 2, 0, type, passive, NULL, &list, &n,
+                         timeout);
   if (r != 0) return r;
   lua_createtable(L, n, 0);
   for (i = 0; i < n; i++) {

@@ -147,6 +147,9 @@ int nb_checkfamily(lua_State *L, int i, int def);
 int nb_checktype(lua_State *L, int i, int def);
 int nb_getaddrs(lua_State *L, int hi, int pi, int family, int type,
                 int passive, const char *op, nb_addr **out, int *n);
+int nb_getaddrs_within(lua_State *L, int hi, int pi, int family, int type,
+                       int passive, const char *op, nb_addr **out, int *n,
+                       double timeout);
 int nb_getaddr(lua_State *L, nb_sock *s, int hi, int pi, int passive,
                const char *op, nb_addr *a);
 void nb_pushaddr(lua_State *L, const struct sockaddr *sa);
@@ -162,6 +165,14 @@ int nb_gai_wanted(lua_State *L);
 int nb_gai_addrs(lua_State *L, int type, int passive, double timeout);
 int nb_gai_hosts(lua_State *L, const char *name, double timeout);
 int nb_resolve_fail(lua_State *L, int st, const char *name);  /* resolve.c */
+
+/* outside tasks: the system's getaddrinfo, given up after `timeout`
+** seconds (< 0: never) with NB_EAI_TIMEDOUT (gai.c) */
+#define NB_EAI_TIMEDOUT (-10000)
+struct addrinfo;
+int nb_sys_getaddrinfo(lua_State *L, const char *host,
+                       const struct addrinfo *hints, struct addrinfo **res,
+                       double timeout);
 
 /* Unix domain sockets (sockunix.c): a path or "@name" as an address,
 ** an address for Lua (host, port or name, nil) and for messages, the

@@ -203,4 +203,18 @@ print(table.concat(order, "\n"))
         .. "deadline nil|resolve silent.bad.test: timed out|timeout\n"
         .. "timeout nil|silent.bad.test: timed out|timeout\n", out)
     end)
+
+  it("outside a task, ask the system within the call's timeout", function()
+    -- the system's resolver would wait 30 s: "timed out" is our bound,
+    -- glibc's own words would be "temporary failure in name resolution"
+    local out = in_world("timeout:30 attempts:1", SHOW .. [[
+assert(not net.current())
+print(show(net.getaddrinfo("silent.bad.test", 80, "stream", false, 0.5)))
+print(show(net.connect("silent.bad.test", 80, 0.5)))
+print(show(net.getaddrinfo("peer.test", 80, "stream", false, 5)))
+]])
+    assert.equal("nil|silent.bad.test: timed out|timeout\n"
+      .. "nil|silent.bad.test: timed out|timeout\n"
+      .. "inet 127.0.0.1 80\n", out)
+  end)
 end)
