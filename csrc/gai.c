@@ -10,6 +10,9 @@
 ** nothing changes.
 */
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
@@ -17,6 +20,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <ares.h>
 
@@ -32,6 +36,7 @@ typedef struct gai_box {
   int mode;
   unsigned port;
   int cut;           /* net.deadline or the call's timeout passed */
+  int werr;          /* the loop could not take the wait: its errno */
 } gai_box;
 
 static int gai_gc(lua_State *L) {
@@ -65,6 +70,12 @@ static int finish(lua_State *L, gai_box *b) {
   if (g->status == ARES_ETIMEOUT && g->deadline >= 0
       && nb_now_ms() >= g->deadline)
     b->cut = 1;  /* the call's timeout, not the DNS servers' */
+  if (b->werr != 0) {
+    char text[128];
+    nb_errtext(b->werr, text, sizeof text);
+    return nb_fail(L, nb_errcode(b->werr), "%s%s: %s",
+                   b->mode == GAI_HOSTS ? "resolve " : "", g->name, text);
+  }
   if (g->status != ARES_SUCCESS) {
     int eai = eai_of(g->status);
     if (eai == EAI_MEMORY) return luaL_error(L, "not enough memory");
@@ -125,8 +136,7 @@ static int drive(lua_State *L, int bi) {
     r = nb_task_park(L, t, pfd, nfds, nb_now() + ms / 1000.0,
                      (lua_KContext)bi, gai_k);
     if (r != 0) {  /* the loop cannot take the wait: fail, never block */
-      b->g.done = 1;
-      b->g.status = ARES_ENOMEM;
+      b->werr = r;
       break;
     }
     n = poll(pfd, (nfds_t)nfds, ms);  /* it cannot yield after all */
@@ -193,96 +203,93 @@ int nb_gai_hosts(lua_State *L, const char *name, double timeout) {
 ** ------------------------------------------------------------------ */
 
 /*
-** ** glibc's getaddrinfo_a runs the lookup in a thread of its own; we
-** wait for it with gai_suspend at most until the deadline. A lookup
-** given up and not cancellable (it is inside the resolver) keeps its
-** request: it goes on a list and is freed on a later call once glibc is
-** done with it (never more than NB_GAI_ABANDONED at once; past that we
-** wait for the oldest).
+** ** The lookup runs in a thread of its own, which writes one byte to a
+** pipe when it is done; we wait for that byte in poll() at most until
+** the deadline (a Ctrl-C interrupts poll too). Done in time: we join the
+** thread and take its result. Not done: we leave it running, detached;
+** whichever of the two lets go of the request last frees it (a count of
+** two holders, changed atomically), so a lookup given up costs nothing
+** once the resolver returns.
 */
-#define NB_GAI_ABANDONED 16
-
 typedef struct sys_req {
-  struct gaicb cb;
-  struct addrinfo hints;
+  int holders;               /* 2, then 1, then freed */
+  int pipe[2];
   char name[256];
+  struct addrinfo hints, *res;
+  int r;
 } sys_req;
 
-static sys_req *abandoned[NB_GAI_ABANDONED];
-
-static void reap(void) {
-  int i;
-  for (i = 0; i < NB_GAI_ABANDONED; i++) {
-    if (abandoned[i] != NULL && gai_error(&abandoned[i]->cb) != EAI_INPROGRESS) {
-      if (abandoned[i]->cb.ar_result != NULL)
-        freeaddrinfo(abandoned[i]->cb.ar_result);
-      free(abandoned[i]);
-      abandoned[i] = NULL;
-    }
+static void req_drop(sys_req *q) {
+  if (__atomic_sub_fetch(&q->holders, 1, __ATOMIC_ACQ_REL) == 0) {
+    if (q->res != NULL) freeaddrinfo(q->res);
+    close(q->pipe[0]);
+    close(q->pipe[1]);
+    free(q);
   }
 }
 
-static int abandon(sys_req *q) {
-  int i;
-  for (i = 0; i < NB_GAI_ABANDONED; i++)
-    if (abandoned[i] == NULL) {
-      abandoned[i] = q;
-      return 1;
-    }
-  return 0;
+static void *lookup_thread(void *arg) {
+  sys_req *q = (sys_req *)arg;
+  char one = 1;
+  q->r = getaddrinfo(q->name, NULL, &q->hints, &q->res);
+  while (write(q->pipe[1], &one, 1) < 0 && errno == EINTR)
+    ;
+  req_drop(q);
+  return NULL;
 }
 
 int nb_sys_getaddrinfo(lua_State *L, const char *host,
                        const struct addrinfo *hints, struct addrinfo **res,
                        double timeout) {
   sys_req *q;
-  struct gaicb *list[1];
+  pthread_t th;
+  sigset_t all, old;
   double deadline;
   int r;
   if (timeout < 0) return getaddrinfo(host, NULL, hints, res);
-  reap();
   q = (sys_req *)nb_malloc(sizeof *q);
   if (q == NULL) return EAI_MEMORY;
   memset(q, 0, sizeof *q);
+  q->holders = 2;
   snprintf(q->name, sizeof q->name, "%s", host);
   q->hints = *hints;
-  q->cb.ar_name = q->name;
-  q->cb.ar_request = &q->hints;
-  list[0] = &q->cb;
-  if ((r = getaddrinfo_a(GAI_NOWAIT, list, 1, NULL)) != 0) {
+  if (pipe2(q->pipe, O_CLOEXEC) != 0) {
     free(q);
-    return r;
+    return EAI_SYSTEM;
+  }
+  /* the thread takes no signal: Ctrl-C stays the main thread's */
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  r = pthread_create(&th, NULL, lookup_thread, q);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (r != 0) {
+    close(q->pipe[0]);
+    close(q->pipe[1]);
+    free(q);
+    return EAI_AGAIN;
   }
   deadline = nb_now() + timeout;
   for (;;) {
+    struct pollfd p;
     double left = deadline - nb_now();
-    struct timespec ts;
-    const struct gaicb *wait[1];
-    if ((r = gai_error(&q->cb)) != EAI_INPROGRESS) break;
-    if (left <= 0 || *nb_interrupt_flag) {
-      r = *nb_interrupt_flag ? EAI_INTR : NB_EAI_TIMEDOUT;
-      if (gai_cancel(&q->cb) == EAI_CANCELED || gai_error(&q->cb)
-          != EAI_INPROGRESS) {
-        if (q->cb.ar_result != NULL) freeaddrinfo(q->cb.ar_result);
-        free(q);
-      } else if (!abandon(q)) {
-        /* too many lookups still running: wait for this one */
-        while (gai_error(&q->cb) == EAI_INPROGRESS) {
-          wait[0] = &q->cb;
-          gai_suspend(wait, 1, NULL);
-        }
-        if (q->cb.ar_result != NULL) freeaddrinfo(q->cb.ar_result);
-        free(q);
-      }
-      if (r == EAI_INTR) nb_checkinterrupt(L);  /* raises */
+    p.fd = q->pipe[0];
+    p.events = POLLIN;
+    p.revents = 0;
+    r = left > 0 ? poll(&p, 1, (int)(left * 1000 + 0.999)) : 0;
+    if (r > 0) {  /* done: its result is ours */
+      pthread_join(th, NULL);
+      r = q->r;
+      *res = q->res;
+      q->res = NULL;
+      req_drop(q);
       return r;
     }
-    ts.tv_sec = (time_t)left;
-    ts.tv_nsec = (long)((left - (double)ts.tv_sec) * 1e9);
-    wait[0] = &q->cb;
-    gai_suspend(wait, 1, &ts);
+    if (r == 0 && nb_now() < deadline) continue;
+    if (r < 0 && errno == EINTR && !*nb_interrupt_flag) continue;
+    /* the time is up, or Ctrl-C: let the thread finish alone */
+    pthread_detach(th);
+    req_drop(q);
+    nb_checkinterrupt(L);  /* raises after Ctrl-C */
+    return NB_EAI_TIMEDOUT;
   }
-  *res = q->cb.ar_result;  /* the caller frees it */
-  free(q);
-  return r;
 }

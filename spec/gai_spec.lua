@@ -51,6 +51,7 @@ local function in_world(options, code)
   local r = T.run("unshare -m -n sh -c " .. T.shquote(script))
   assert(r.code == 0, "exit " .. tostring(r.code) .. ": " .. (r.err or "")
     .. (T.slurp(d .. "/dns.log") or ""))
+  assert(r.err == "", r.err)  -- no task failed
   return r.out
 end
 
