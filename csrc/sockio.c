@@ -13,13 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "socket.h"
 
 /* ---------------------------------------------------------------------
-** Plain C helpers: time, waiting, addresses, error texts
+** Plain C helpers: deadlines, waiting
 ** ------------------------------------------------------------------ */
 
 /* the deadline of a call on `s`: < 0 none, 0 never wait */
