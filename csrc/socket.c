@@ -235,6 +235,8 @@ static int net_getaddrinfo(lua_State *L) {
   int n, i, r;
   size_t hl;
   const char *host = luaL_checklstring(L, 1, &hl);
+  luaL_argcheck(L, timeout == timeout, 5, "not a number");
+  if (timeout > 1e9) timeout = 1e9;  /* as good as none, and no overflow */
   if (nb_gai_wanted(L) && nb_isname(host, hl))
     return nb_gai_addrs(L, type, passive, timeout < 0 ? -1 : timeout);
   r = nb_getaddrs_within(L, 1, 2, 0, type, passive, NULL, &list, &n,

@@ -185,7 +185,8 @@ return function(M, core)
       error("bad argument #3 to 'connect' (number expected, got "
         .. type(opts) .. ")", 2)
     end
-    local deadline = timeout and M.now() + math.max(timeout, 0)
+    if timeout and timeout < 0 then timeout = nil end  -- blocks, as settimeout
+    local deadline = timeout and M.now() + timeout
     local addrs, err, code = M.getaddrinfo(host, port, "stream", false,
       timeout)
     if not addrs then return nil, err, code end
