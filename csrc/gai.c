@@ -6,15 +6,17 @@
 ** ares_getaddrinfo instead (dnsrun.c's dns_gai: the hosts file, then DNS
 ** as resolv.conf says), and the task waits on the loop for its sockets
 ** and timers while the others run. The results have the form and order
-** of the system's; a failure has its code and words. Outside tasks
-** nothing changes.
+** of the system's; a failure has its code and words. Outside tasks the
+** system's getaddrinfo answers, as before; given a timeout it runs in a
+** thread of its own and is given up at the deadline (the end of this
+** file).
 */
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <signal.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
