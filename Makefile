@@ -47,7 +47,7 @@ LUA_SRC   = lua/netbasics/init.lua lua/netbasics/socket.lua \
             lua/netbasics/resolve.lua lua/netbasics/fetch.lua \
             lua/netbasics/sched.lua
 HEADERS   = csrc/netbasics.h csrc/dnsmsg.h csrc/dnsrun.h csrc/socket.h \
-            csrc/loop.h csrc/transfer.h
+            csrc/loop.h csrc/transfer.h csrc/gai.h
 
 B         = build
 CORE_OBJ  = $(CORE_SRC:csrc/%.c=$(B)/obj/%.o)

@@ -23,7 +23,7 @@
 #include "dnsmsg.h"
 #include "dnsrun.h"
 #include "loop.h"
-#include "socket.h"
+#include "gai.h"
 
 #define NB_DNSRUN_T "netbasics.dnsrun"
 #define NB_ADDRINFO_T "netbasics.addrinfo"

@@ -14,6 +14,7 @@
 
 #include "netbasics.h"
 #include "loop.h"
+#include "gai.h"
 
 #define NB_LINE_MAX   65536      /* recvline's default bound */
 #define NB_RBUF_MIN   8192       /* first size of a read buffer */
@@ -157,22 +158,6 @@ int nb_getport(lua_State *L, int i, unsigned *port);
 const char *nb_gaierr(int r, const char **code);
 int nb_isname(const char *host, size_t n);
 
-/* names in tasks (gai.c): in a task that can yield, net.getaddrinfo and
-** net.resolve ask c-ares on the loop; nb_gai_addrs returns what
-** net.getaddrinfo does, for the name at index 1 and the port at 2;
-** nb_gai_hosts what net.resolve does */
-int nb_gai_wanted(lua_State *L);
-int nb_gai_addrs(lua_State *L, int type, int passive, double timeout);
-int nb_gai_hosts(lua_State *L, const char *name, double timeout);
-int nb_resolve_fail(lua_State *L, int st, const char *name);  /* resolve.c */
-
-/* outside tasks: the system's getaddrinfo, given up after `timeout`
-** seconds (< 0: never) with NB_EAI_TIMEDOUT (gai.c) */
-#define NB_EAI_TIMEDOUT (-10000)
-struct addrinfo;
-int nb_sys_getaddrinfo(lua_State *L, const char *host,
-                       const struct addrinfo *hints, struct addrinfo **res,
-                       double timeout);
 
 /* Unix domain sockets (sockunix.c): a path or "@name" as an address,
 ** an address for Lua (host, port or name, nil) and for messages, the

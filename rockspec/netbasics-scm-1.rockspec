@@ -76,7 +76,7 @@ build = {
       .. "lua/netbasics/resolve.lua lua/netbasics/fetch.lua "
       .. "lua/netbasics/sched.lua",
     HEADERS = "csrc/netbasics.h csrc/dnsmsg.h csrc/dnsrun.h "
-      .. "csrc/socket.h csrc/loop.h csrc/transfer.h",
+      .. "csrc/socket.h csrc/loop.h csrc/transfer.h csrc/gai.h",
   },
   -- the reference (docs/api/*.md) and the man page, for `luarocks doc`
   copy_directories = { "docs" },
