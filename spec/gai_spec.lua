@@ -181,8 +181,8 @@ print(table.concat(order, ","))
       assert.equal(table.concat(want, ",") .. "\n", out)
     end)
 
-  it("end at net.deadline or the call's timeout, with the other tasks "
-    .. "going on", function()
+  it("end at net.deadline, the call's timeout or a cancel, with the other "
+    .. "tasks going on", function()
       local out = in_world("timeout:5 attempts:1", SHOW .. [[
 io.stdout:setvbuf("line")
 local order = {}
@@ -197,10 +197,25 @@ end)
 net.spawn(function()
   order[#order + 1] = "quick " .. show(net.resolve("peer.test"))
 end)
+-- a task cancelled while its lookup waits: the lookup goes with it
+local doomed = net.spawn(function()
+  net.resolve("silent.bad.test")
+  order[#order + 1] = "never"
+end)
+net.spawn(function()
+  net.sleep(0.05)
+  doomed:cancel()
+  collectgarbage()
+  collectgarbage()
+  -- net.listen by name, in a task
+  local l <close> = assert(net.listen("hostsonly.test", 0))
+  order[#order + 1] = "listen " .. l:getsockname()
+end)
 net.run()
 print(table.concat(order, "\n"))
 ]])
       assert.equal("quick 127.0.0.1\n"
+        .. "listen 127.0.0.5\n"
         .. "deadline nil|resolve silent.bad.test: timed out|timeout\n"
         .. "timeout nil|silent.bad.test: timed out|timeout\n", out)
     end)
