@@ -259,6 +259,13 @@ describe("netbasics.lesson", function()
         { "PORT", "port", required = true },
         { "A", "text" }, { "B", "text" }, rest = { "REST", "text" } })
     assert.equal("netbasics y", L.usage { name = "y" })
+    -- unix:PATH in place of a host and its port
+    assert.equal("netbasics z {HOST PORT | unix:PATH} [REST...]", L.usage {
+      name = "z", { "HOST", "host", required = true, unix = "a socket" },
+      { "PORT", "port", required = true }, rest = { "REST", "text" } })
+    assert.equal("netbasics w [A [HOST [PORT] | unix:PATH]]", L.usage {
+      name = "w", { "A", "text" }, { "HOST", "listen-host", unix = "s" },
+      { "PORT", "listen-port" } })
   end)
 
   it("checks each kind", function()
@@ -270,6 +277,12 @@ describe("netbasics.lesson", function()
     assert.equal("example.org", K.host("example.org"))
     assert.is_nil(K.host("127.1"))
     assert.equal("*", K["listen-host"]("*"))
+    -- unix:PATH only where the declaration says `unix`
+    assert.is_nil(K.host("unix:/tmp/x"))
+    assert.is_nil(K.host("unix:/tmp/x", {}))
+    assert.equal("unix:/tmp/x", K.host("unix:/tmp/x", { unix = "s" }))
+    assert.equal("unix:@x", K["listen-host"]("unix:@x", { unix = "s" }))
+    assert.is_nil(K["listen-host"]("unix:", { unix = "s" }))
     assert.equal("127.0.0.1:53", K.server("127.0.0.1:53"))
     assert.equal("[::1]:53", K.server("[::1]:53"))
     assert.is_nil(K.server("ns.example"))

@@ -142,9 +142,10 @@ local function name_problem(s)
   return nil
 end
 
--- a host argument declared with `unix`: is `s` its unix:PATH form?
+-- a host argument declared with `unix`: is `s` its unix:PATH form? (a
+-- kind may be called alone, without its declaration)
 local function unix_form(s, a)
-  return a.unix ~= nil and s:sub(1, 5) == "unix:"
+  return a ~= nil and a.unix ~= nil and s:sub(1, 5) == "unix:"
 end
 
 -- a unix:PATH form: itself, or nil and why not
