@@ -40,14 +40,14 @@ INSTALL   ?= install
 # `make -s print-CORE_SRC` shows one list as make sees it
 CORE_SRC  = csrc/core.c csrc/common.c csrc/octet.c csrc/validate.c csrc/socket.c \
             csrc/sockaddr.c csrc/sockio.c csrc/ports.c csrc/resolve.c \
-            csrc/dnsrun.c csrc/dnsmsg.c csrc/loop.c
+            csrc/dnsrun.c csrc/dnsmsg.c csrc/loop.c csrc/sockunix.c csrc/gai.c
 FETCH_SRC = csrc/common.c csrc/fetch.c csrc/fetchcheck.c csrc/transfer.c
 HOST_SRC  = csrc/host.c
 LUA_SRC   = lua/netbasics/init.lua lua/netbasics/socket.lua \
             lua/netbasics/resolve.lua lua/netbasics/fetch.lua \
             lua/netbasics/sched.lua lua/netbasics/lesson.lua
 HEADERS   = csrc/netbasics.h csrc/dnsmsg.h csrc/dnsrun.h csrc/socket.h \
-            csrc/loop.h csrc/transfer.h
+            csrc/loop.h csrc/transfer.h csrc/gai.h
 
 B         = build
 CORE_OBJ  = $(CORE_SRC:csrc/%.c=$(B)/obj/%.o)

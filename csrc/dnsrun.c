@@ -5,9 +5,11 @@
 */
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -247,4 +249,180 @@ void nb_dns_run(dns_run *r, int from) {
   if (nb_dns_start(r, from, NULL) != 0) return;
   wait_answers(r);
   nb_dns_end(r);
+}
+
+/* ---------------------------------------------------------------------
+** A name's addresses, as getaddrinfo (dnsrun.h: dns_gai)
+** ------------------------------------------------------------------ */
+
+/* c-ares' answer, also from ares_destroy: copied into g, no Lua */
+static void on_addrinfo(void *arg, int status, int timeouts,
+                        struct ares_addrinfo *res) {
+  dns_gai *g = (dns_gai *)arg;
+  struct ares_addrinfo_node *ai;
+  (void)timeouts;
+  if (!g->done) {
+    g->done = 1;
+    g->status = status;
+    for (ai = res ? res->nodes : NULL; ai && g->n < NB_GAI_MAX;
+         ai = ai->ai_next) {
+      unsigned char a[16];
+      int k, dup = 0;
+      if (ai->ai_family == AF_INET)
+        memcpy(a, &((struct sockaddr_in *)(void *)ai->ai_addr)->sin_addr, 4);
+      else if (ai->ai_family == AF_INET6)
+        memcpy(a, &((struct sockaddr_in6 *)(void *)ai->ai_addr)->sin6_addr,
+               16);
+      else
+        continue;
+      for (k = 0; k < g->n && !dup; k++)
+        dup = g->addr[k].family == ai->ai_family
+              && memcmp(g->addr[k].a, a, ai->ai_family == AF_INET ? 4 : 16)
+                 == 0;
+      if (dup) continue;
+      g->addr[g->n].family = ai->ai_family;
+      memcpy(g->addr[g->n].a, a, 16);
+      g->n++;
+    }
+    if (status == ARES_SUCCESS && g->n == 0) g->status = ARES_ENODATA;
+  }
+  if (res != NULL) ares_freeaddrinfo(res);
+}
+
+static void gai_sock_state(void *data, ares_socket_t fd, int readable,
+                           int writable) {
+  dns_gai *g = (dns_gai *)data;
+  if (!readable && !writable && g->closed != NULL) g->closed((int)fd);
+}
+
+/*
+** ** resolv.conf's "options timeout:N attempts:N", which c-ares 1.18 does
+** not read (it knows only BSD's retrans: and retry:), with glibc's
+** defaults (5 s, 2) and caps (30 s, 5): so a lookup in a task waits as
+** long as the system's would.
+*/
+static void system_limits(int *timeout_ms, int *tries) {
+  char line[512];
+  int timeout = 5, attempts = 2;
+  FILE *f = fopen("/etc/resolv.conf", "re");
+  while (f != NULL && fgets(line, sizeof line, f) != NULL) {
+    char *p = line, *tok, *save = NULL;
+    if (strncmp(p, "options", 7) != 0 || (p[7] != ' ' && p[7] != '\t'))
+      continue;
+    for (tok = strtok_r(p + 7, " \t\r\n", &save); tok != NULL;
+         tok = strtok_r(NULL, " \t\r\n", &save)) {
+      if (strncmp(tok, "timeout:", 8) == 0)
+        timeout = atoi(tok + 8);
+      else if (strncmp(tok, "attempts:", 9) == 0)
+        attempts = atoi(tok + 9);
+    }
+  }
+  if (f != NULL) fclose(f);
+  if (timeout < 1) timeout = 1;
+  if (timeout > 30) timeout = 30;
+  if (attempts < 1) attempts = 1;
+  if (attempts > 5) attempts = 5;
+  *timeout_ms = timeout * 1000;
+  *tries = attempts;
+}
+
+int nb_gai_start(dns_gai *g, void (*closed)(int fd)) {
+  ares_channel ch;
+  struct ares_options o;
+  struct ares_addrinfo_hints hints;
+  int st;
+  static int ares_ready = 0;
+  g->ch = NULL;
+  g->done = 0;
+  g->n = 0;
+  g->status = ARES_SUCCESS;
+  if (!ares_ready) {  /* as nb_dns_start: c-ares' memory from ours */
+    st = ares_library_init_mem(ARES_LIB_INIT_ALL, nb_malloc, free,
+                               nb_realloc);
+    if (st != ARES_SUCCESS) {
+      g->status = st;
+      return -1;
+    }
+    ares_ready = 1;
+  }
+  memset(&o, 0, sizeof o);
+  o.sock_state_cb = gai_sock_state;
+  o.sock_state_cb_data = g;
+  system_limits(&o.timeout, &o.tries);
+  g->closed = closed;
+  /* everything else as the system has it: resolv.conf's servers, search
+  ** list and ndots, the hosts file */
+  st = ares_init_options(&ch, &o, ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS
+                         | ARES_OPT_TRIES);
+  if (st != ARES_SUCCESS) {
+    g->status = st;
+    return -1;
+  }
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = g->family;
+  hints.ai_socktype = SOCK_STREAM;  /* each address once */
+  g->ch = ch;
+  ares_getaddrinfo(ch, g->name, NULL, &hints, on_addrinfo, g);
+  return 0;
+}
+
+int nb_gai_pending(dns_gai *g, struct pollfd *pfd, int *nfds, int *ms) {
+  ares_channel ch = (ares_channel)g->ch;
+  ares_socket_t socks[ARES_GETSOCK_MAXNUM];
+  struct timeval maxtv, tv, *tvp;
+  int bits, i;
+  *nfds = 0;
+  if (ch == NULL || g->done) return 0;
+  if (g->deadline >= 0) {
+    long long left = g->deadline - nb_now_ms();
+    if (left <= 0) {
+      g->done = 1;
+      g->status = ARES_ETIMEOUT;
+      return 0;
+    }
+    maxtv.tv_sec = (time_t)(left / 1000);
+    maxtv.tv_usec = (suseconds_t)(left % 1000 * 1000);
+  } else {
+    maxtv.tv_sec = 3600;
+    maxtv.tv_usec = 0;
+  }
+  bits = ares_getsock(ch, socks, ARES_GETSOCK_MAXNUM);
+  for (i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
+    short ev = 0;
+    /* the bits tested here, as nb_dns_pending does */
+    if ((unsigned)bits & (1u << i)) ev |= POLLIN;
+    if ((unsigned)bits & (1u << (i + ARES_GETSOCK_MAXNUM))) ev |= POLLOUT;
+    if (ev == 0) continue;
+    pfd[*nfds].fd = socks[i];
+    pfd[*nfds].events = ev;
+    pfd[*nfds].revents = 0;
+    (*nfds)++;
+  }
+  tvp = ares_timeout(ch, &maxtv, &tv);
+  *ms = (int)(tvp->tv_sec * 1000 + (tvp->tv_usec + 999) / 1000);
+  return 1;
+}
+
+void nb_gai_process(dns_gai *g, const struct pollfd *pfd, int nfds) {
+  ares_channel ch = (ares_channel)g->ch;
+  int i, any = 0;
+  for (i = 0; i < nfds; i++) {
+    short rev = pfd[i].revents;
+    ares_socket_t rfd = (rev & (POLLIN | POLLERR | POLLHUP))
+                        ? pfd[i].fd : ARES_SOCKET_BAD;
+    ares_socket_t wfd = (rev & POLLOUT) ? pfd[i].fd : ARES_SOCKET_BAD;
+    if (rfd != ARES_SOCKET_BAD || wfd != ARES_SOCKET_BAD) {
+      ares_process_fd(ch, rfd, wfd);
+      any = 1;
+    }
+  }
+  if (!any) ares_process_fd(ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+}
+
+void nb_gai_end(dns_gai *g) {
+  if (g->ch != NULL) {
+    ares_channel ch = (ares_channel)g->ch;
+    g->ch = NULL;
+    ares_destroy(ch);  /* a question still out ends as ARES_EDESTRUCTION */
+  }
 }

@@ -73,4 +73,33 @@ int nb_dns_pending(dns_run *r, struct pollfd *pfd, int *nfds, int *ms);
 void nb_dns_process(dns_run *r, const struct pollfd *pfd, int nfds);
 void nb_dns_end(dns_run *r);
 
+/*
+** A name's addresses as getaddrinfo gives them, asked with c-ares'
+** ares_getaddrinfo (csrc/gai.c drives it for tasks): the hosts file
+** first, then DNS with the system's resolv.conf (servers, search list,
+** ndots, timeout, attempts), in steps as a dns_run: nb_gai_start asks
+** (0, or -1 with g->status set and no channel), nb_gai_pending says what
+** to wait for (0 once over: g->status and the addresses set),
+** nb_gai_process takes poll's revents, nb_gai_end frees the channel.
+*/
+#define NB_GAI_MAX 16       /* addresses kept, as getaddrinfo's copy */
+
+typedef struct dns_gai {
+  char name[256];           /* the name asked, checked */
+  int family;               /* AF_INET, AF_INET6, or 0: both */
+  long long deadline;       /* nb_now_ms(); < 0 none */
+  int done;                 /* the callback ran */
+  int status;               /* ARES_SUCCESS or c-ares' failure */
+  int n;                    /* addresses found, in c-ares' order, no
+                               duplicates */
+  struct { int family; unsigned char a[16]; } addr[NB_GAI_MAX];
+  void *ch;
+  void (*closed)(int fd);
+} dns_gai;
+
+int nb_gai_start(dns_gai *g, void (*closed)(int fd));
+int nb_gai_pending(dns_gai *g, struct pollfd *pfd, int *nfds, int *ms);
+void nb_gai_process(dns_gai *g, const struct pollfd *pfd, int nfds);
+void nb_gai_end(dns_gai *g);
+
 #endif

@@ -23,6 +23,7 @@
 #include "dnsmsg.h"
 #include "dnsrun.h"
 #include "loop.h"
+#include "gai.h"
 
 #define NB_DNSRUN_T "netbasics.dnsrun"
 #define NB_ADDRINFO_T "netbasics.addrinfo"
@@ -622,6 +623,25 @@ static int ai_gc(lua_State *L) {
   return 0;
 }
 
+/* net.resolve's failure for getaddrinfo's (or gai.c's) EAI_* code */
+int nb_resolve_fail(lua_State *L, int st, const char *name) {
+  const char *code = "servfail";
+  switch (st) {
+    case EAI_NONAME: code = "nxdomain"; break;
+#ifdef EAI_NODATA
+    case EAI_NODATA: code = "nodata"; break;
+#endif
+#ifdef EAI_ADDRFAMILY
+    case EAI_ADDRFAMILY: code = "nodata"; break;
+#endif
+    case EAI_AGAIN: code = "timeout"; break;
+    case EAI_MEMORY: return luaL_error(L, "not enough memory");
+    default: break;
+  }
+  return nb_fail(L, code, "resolve %s: %s", name,
+                 st == EAI_SYSTEM ? strerror(errno) : gai_strerror(st));
+}
+
 static int net_resolve(lua_State *L) {
   size_t n;
   const char *name = luaL_checklstring(L, 1, &n);
@@ -654,6 +674,8 @@ static int net_resolve(lua_State *L) {
     return nb_fail(L, "malformed", "name %s is an address in a loose form: "
                    "write four decimal octets", lua_tostring(L, -1));
   }
+  if (nb_gai_wanted(L))  /* in a task: c-ares on the loop (gai.c) */
+    return nb_gai_hosts(L, name, -1);
   box = (ai_box *)lua_newuserdatauv(L, sizeof *box, 0);
   box->res = NULL;
   luaL_setmetatable(L, NB_ADDRINFO_T);
@@ -668,22 +690,8 @@ static int net_resolve(lua_State *L) {
     nb_checkinterrupt(L);
   }
   if (st != 0) {
-    const char *code = "servfail";
     box->res = NULL;
-    switch (st) {
-      case EAI_NONAME: code = "nxdomain"; break;
-#ifdef EAI_NODATA
-      case EAI_NODATA: code = "nodata"; break;
-#endif
-#ifdef EAI_ADDRFAMILY
-      case EAI_ADDRFAMILY: code = "nodata"; break;
-#endif
-      case EAI_AGAIN: code = "timeout"; break;
-      case EAI_MEMORY: return luaL_error(L, "not enough memory");
-      default: break;
-    }
-    return nb_fail(L, code, "resolve %s: %s", name,
-                   st == EAI_SYSTEM ? strerror(errno) : gai_strerror(st));
+    return nb_resolve_fail(L, st, name);
   }
   lua_newtable(L);
   for (ai = box->res; ai != NULL; ai = ai->ai_next) {

@@ -71,6 +71,7 @@ const char *nb_errcode(int e) {
     case EAFNOSUPPORT: case EPFNOSUPPORT: return "family";
     case EMFILE: case ENFILE: case ENOBUFS: case ENOMEM: return "resources";
     case EBUSY: return "busy";
+    case ENOENT: return "notfound";  /* a Unix socket path */
     default: return "failed";
   }
 }
@@ -98,6 +99,12 @@ void nb_errtext(int e, char *out, size_t size) {
 int nb_peertext(const nb_sock *s, char *ep, size_t size) {
   struct sockaddr_storage ss;
   socklen_t len = sizeof ss;
+  if (s->family == AF_UNIX) {  /* the path; none for an unnamed peer */
+    if (s->fd < 0 || getpeername(s->fd, (struct sockaddr *)&ss, &len) != 0)
+      return 0;
+    nb_unix_text((struct sockaddr *)&ss, len, ep, size);
+    return ep[0] != '\0';
+  }
   if (s->fd >= 0 && getpeername(s->fd, (struct sockaddr *)&ss, &len) == 0)
     nb_endpoint_text((struct sockaddr *)&ss, ep, size);
   else if (s->peer.sin6_family != 0)
@@ -109,7 +116,7 @@ int nb_peertext(const nb_sock *s, char *ep, size_t size) {
 
 /* nil, "<op> to|from <peer>: <error>", code */
 int nb_sockfail(lua_State *L, nb_sock *s, const char *op, int e) {
-  char text[128], ep[64];
+  char text[128], ep[NB_EP_MAX];
   if (e == NB_ELAYER) {  /* the layer's own words (a TLS failure) */
     const char *code = s->lops != NULL ? s->lops->code(s) : "failed";
     const char *msg = s->lops != NULL ? s->lops->msg(s) : "layer failed";
@@ -127,16 +134,19 @@ int nb_sockfail(lua_State *L, nb_sock *s, const char *op, int e) {
 
 /* nil, "<op> from <peer>: connection closed", "closed" (end of stream) */
 int nb_closedfail(lua_State *L, nb_sock *s, const char *op) {
-  char ep[64];
+  char ep[NB_EP_MAX];
   if (nb_peertext(s, ep, sizeof ep))
     return nb_fail(L, "closed", "%s from %s: connection closed", op, ep);
   return nb_fail(L, "closed", "%s: connection closed", op);
 }
 
 int nb_addrfail(lua_State *L, const char *op, const nb_addr *a, int e) {
-  char text[128], ep[64];
+  char text[128], ep[NB_EP_MAX];
   nb_errtext(e, text, sizeof text);
-  nb_endpoint_text((const struct sockaddr *)&a->ss, ep, sizeof ep);
+  if (a->ss.ss_family == AF_UNIX)
+    nb_unix_text((const struct sockaddr *)&a->ss, a->len, ep, sizeof ep);
+  else
+    nb_endpoint_text((const struct sockaddr *)&a->ss, ep, sizeof ep);
   return nb_fail(L, nb_errcode(e), "%s %s: %s", op, ep, text);
 }
 /* ---------------------------------------------------------------------
@@ -144,14 +154,15 @@ int nb_addrfail(lua_State *L, const char *op, const nb_addr *a, int e) {
 ** ------------------------------------------------------------------ */
 
 int nb_checkfamily(lua_State *L, int i, int def) {
-  static const char *const names[] = {"inet", "inet6", NULL};
+  static const char *const names[] = {"inet", "inet6", "unix", NULL};
+  static const int families[] = {AF_INET, AF_INET6, AF_UNIX};
   if (lua_isnoneornil(L, i)) return def;
   if (lua_type(L, i) == LUA_TSTRING)
-    return luaL_checkoption(L, i, NULL, names) == 0 ? AF_INET : AF_INET6;
+    return families[luaL_checkoption(L, i, NULL, names)];
   else {
     lua_Integer f = luaL_checkinteger(L, i);
-    luaL_argcheck(L, f == AF_INET || f == AF_INET6, i,
-                  "expected AF_INET or AF_INET6");
+    luaL_argcheck(L, f == AF_INET || f == AF_INET6 || f == AF_UNIX, i,
+                  "expected AF_INET, AF_INET6 or AF_UNIX");
     return (int)f;
   }
 }
@@ -172,7 +183,7 @@ int nb_checktype(lua_State *L, int i, int def) {
 
 /* a port (integer or decimal string): 0 and *port, or pushes a failure
 ** and returns its count */
-static int getport(lua_State *L, int i, unsigned *port) {
+int nb_getport(lua_State *L, int i, unsigned *port) {
   if (lua_type(L, i) == LUA_TNUMBER) {
     lua_Number n = lua_tonumber(L, i);
     if (!(n >= 0 && n <= 65535))
@@ -215,7 +226,7 @@ static void fill_in6(nb_addr *a, const uint8_t ip[16], unsigned port) {
   a->len = sizeof *in6;
 }
 
-static const char *gaierr(int r, const char **code) {
+const char *nb_gaierr(int r, const char **code) {
   switch (r) {
     case EAI_NONAME:
 #ifdef EAI_NODATA
@@ -271,6 +282,15 @@ static int numeric_form(const char *h, size_t n) {
   return allnum;
 }
 
+/* would nb_getaddrs ask getaddrinfo for `host` (a well-formed name, no
+** literal, no "*")? */
+int nb_isname(const char *host, size_t n) {
+  uint8_t ip[16];
+  return !(n == 1 && host[0] == '*') && nb_parse_ipv4(host, n, ip) != 0
+         && nb_parse_ipv6(host, n, ip) != 0
+         && nb_check_hostname(host, n) == 0 && !numeric_form(host, n);
+}
+
 /*
 ** ** The addresses of host:port for sockets of `family` (0: any) and
 ** `type`. The host is checked with the strict parsers first: an IPv4 or
@@ -279,14 +299,15 @@ static int numeric_form(const char *h, size_t n) {
 ** Pushes a list of nb_addr into a userdata (returned count in *n) or
 ** a failure (returns its count).
 */
-int nb_getaddrs(lua_State *L, int hi, int pi, int family, int type,
-                    int passive, const char *op, nb_addr **out, int *n) {
+static int getaddrs(lua_State *L, int hi, int pi, int family, int type,
+                    int passive, const char *op, nb_addr **out, int *n,
+                    double timeout) {
   size_t hl;
   const char *host = luaL_checklstring(L, hi, &hl);
   unsigned port;
   uint8_t ip[16];
   int r;
-  if ((r = getport(L, pi, &port)) != 0) return r;
+  if ((r = nb_getport(L, pi, &port)) != 0) return r;
   if (hl == 1 && host[0] == '*') {
     static const uint8_t any[16] = {0};
     *out = (nb_addr *)lua_newuserdatauv(L, sizeof(nb_addr), 0);
@@ -338,10 +359,14 @@ int nb_getaddrs(lua_State *L, int hi, int pi, int family, int type,
     hints.ai_family = family;
     hints.ai_socktype = type;
     hints.ai_flags = passive ? AI_PASSIVE : 0;
-    r = getaddrinfo(host, NULL, &hints, &res);
+    r = nb_sys_getaddrinfo(L, host, &hints, &res, timeout);
     if (r != 0) {
-      const char *code, *msg = gaierr(r, &code);
+      const char *code, *msg = nb_gaierr(r, &code);
       if (r == EAI_SYSTEM) msg = strerror(errno);
+      if (r == NB_EAI_TIMEDOUT) {
+        code = "timeout";
+        msg = "timed out";
+      }
       return nb_fail(L, code, "%s%s%s: %s", op ? op : "", op ? " " : "",
                      host, msg);
     }
@@ -381,11 +406,26 @@ int nb_getaddrs(lua_State *L, int hi, int pi, int family, int type,
   }
 }
 
+int nb_getaddrs(lua_State *L, int hi, int pi, int family, int type,
+                int passive, const char *op, nb_addr **out, int *n) {
+  return getaddrs(L, hi, pi, family, type, passive, op, out, n, -1);
+}
+
+/* the same, a name's lookup bounded by `timeout` seconds (< 0: none) */
+int nb_getaddrs_within(lua_State *L, int hi, int pi, int family, int type,
+                       int passive, const char *op, nb_addr **out, int *n,
+                       double timeout) {
+  return getaddrs(L, hi, pi, family, type, passive, op, out, n, timeout);
+}
+
 /* the first address of host:port for socket `s` */
 int nb_getaddr(lua_State *L, nb_sock *s, int hi, int pi, int passive,
                    const char *op, nb_addr *a) {
   nb_addr *list;
-  int n, r = nb_getaddrs(L, hi, pi, s->family, s->type, passive, op, &list, &n);
+  int n, r;
+  if (s->family == AF_UNIX)  /* a path, no port */
+    return nb_unix_addr(L, hi, op, a);
+  r = nb_getaddrs(L, hi, pi, s->family, s->type, passive, op, &list, &n);
   if (r != 0) return r;
   *a = list[0];
   lua_pop(L, 1);

@@ -192,6 +192,7 @@ void nb_sock_release(nb_sock *s) {
     close(s->fd);  /* no retry on EINTR: Linux has closed it anyway */
     s->fd = -1;
   }
+  nb_unix_release(s);  /* a Unix socket's file goes with it */
   nb_rbuf_free(s);
 }
 
@@ -199,7 +200,7 @@ void nb_sock_release(nb_sock *s) {
 ** Module functions
 ** ------------------------------------------------------------------ */
 
-/* net.socket([family [, type]]) */
+/* net.socket([family [, type]]): family "inet", "inet6" or "unix" */
 static int net_socket(lua_State *L) {
   int family = nb_checkfamily(L, 1, AF_INET);
   int type = nb_checktype(L, 2, SOCK_STREAM);
@@ -220,16 +221,26 @@ static int net_socket(lua_State *L) {
 }
 
 /*
-** ** net.getaddrinfo(host, port [, type [, passive]]): the addresses a
-** socket can use, as a list of {family=, host=, port=}: the mechanism
-** under net.connect and net.listen (which try them in turn).
+** ** net.getaddrinfo(host, port [, type [, passive [, timeout]]]): the
+** addresses a socket can use, as a list of {family=, host=, port=}: the
+** mechanism under net.connect and net.listen (which try them in turn).
+** In a task a name is asked of c-ares on the loop (gai.c), within
+** `timeout` seconds.
 */
 static int net_getaddrinfo(lua_State *L) {
   int type = nb_checktype(L, 3, SOCK_STREAM);
   int passive = lua_toboolean(L, 4);
+  double timeout = luaL_optnumber(L, 5, -1);
   nb_addr *list;
   int n, i, r;
-  r = nb_getaddrs(L, 1, 2, 0, type, passive, NULL, &list, &n);
+  size_t hl;
+  const char *host = luaL_checklstring(L, 1, &hl);
+  luaL_argcheck(L, timeout == timeout, 5, "not a number");
+  if (timeout > 1e9) timeout = 1e9;  /* as good as none, and no overflow */
+  if (nb_gai_wanted(L) && nb_isname(host, hl))
+    return nb_gai_addrs(L, type, passive, timeout < 0 ? -1 : timeout);
+  r = nb_getaddrs_within(L, 1, 2, 0, type, passive, NULL, &list, &n,
+                         timeout);
   if (r != 0) return r;
   lua_createtable(L, n, 0);
   for (i = 0; i < n; i++) {
@@ -391,6 +402,7 @@ static int sock_bind(lua_State *L) {
   if (r != 0) return r;
   if (bind(s->fd, (struct sockaddr *)&a.ss, a.len) != 0)
     return nb_addrfail(L, "bind to", &a, errno);
+  if (s->family == AF_UNIX) nb_unix_bound(s, &a);
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -434,7 +446,8 @@ static int sock_connect(lua_State *L) {
   if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &e, &len) != 0) e = errno;
   if (e != 0) return nb_addrfail(L, "connect to", &a, e);
 done:
-  if (a.len <= sizeof s->peer) memcpy(&s->peer, &a.ss, a.len);
+  if (a.len <= sizeof s->peer && s->family != AF_UNIX)
+    memcpy(&s->peer, &a.ss, a.len);
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -454,9 +467,10 @@ static int sock_accept(lua_State *L) {
       c->fd = fd;
       c->family = ss.ss_family;
       c->tasked = intask;
-      if (len <= sizeof c->peer) memcpy(&c->peer, &ss, len);
+      if (len <= sizeof c->peer && ss.ss_family != AF_UNIX)
+        memcpy(&c->peer, &ss, len);
       nb_task_hold(L, -1);
-      nb_pushaddr(L, (struct sockaddr *)&ss);
+      nb_pushsockaddr(L, (struct sockaddr *)&ss, len);
       return 3;
     }
     switch (errno) {
@@ -595,7 +609,7 @@ static int nameof(lua_State *L, int peer) {
                : getsockname(s->fd, (struct sockaddr *)&ss, &len);
   if (r != 0)
     return nb_sockfail(L, s, peer ? "getpeername" : "getsockname", errno);
-  nb_pushaddr(L, (struct sockaddr *)&ss);
+  nb_pushsockaddr(L, (struct sockaddr *)&ss, len);
   return 2;
 }
 
@@ -641,6 +655,9 @@ static int sock_tostring(lua_State *L) {
   nb_sock *s = nb_tosock(L, 1);
   if (s->fd < 0)
     lua_pushliteral(L, NB_SOCKET_T " (closed)");
+  else if (s->family == AF_UNIX)
+    lua_pushfstring(L, NB_SOCKET_T " (unix %s, fd %d)",
+                    s->type == SOCK_STREAM ? "stream" : "dgram", s->fd);
   else
     lua_pushfstring(L, NB_SOCKET_T " (%s%s, fd %d)",
                     s->type == SOCK_STREAM ? "tcp" : "udp",
@@ -672,6 +689,7 @@ static const luaL_Reg sock_methods[] = {
   {"getsockname", sock_getsockname},
   {"getpeername", sock_getpeername},
   {"fileno", sock_fileno},
+  {"peercred", sock_peercred},
   {"close", sock_close},
   {NULL, NULL}
 };
@@ -726,5 +744,6 @@ void nb_open_socket(lua_State *L) {
     lua_pushinteger(L, constants[i].value);
     lua_setfield(L, -2, constants[i].name);
   }
+  nb_open_sockunix(L);
 }
 

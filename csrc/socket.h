@@ -14,11 +14,14 @@
 
 #include "netbasics.h"
 #include "loop.h"
+#include "gai.h"
 
 #define NB_LINE_MAX   65536      /* recvline's default bound */
 #define NB_RBUF_MIN   8192       /* first size of a read buffer */
 #define NB_RECV_CHUNK (1 << 20)  /* most bytes one recv returns */
 #define NB_DGRAM_MAX  65535      /* recvfrom's default */
+#define NB_EP_MAX     448        /* a peer in a message: "[v6]:port", or a
+                                    Unix path with its bytes escaped */
 
 typedef struct nb_sock nb_sock;
 
@@ -55,7 +58,7 @@ struct nb_sock {
   nb_res res;          /* first: what the loop knows of it (loop.h) */
   const char *tag;     /* marks our userdata (socket.c, nb_testsock) */
   int fd;              /* -1: closed */
-  int family;          /* AF_INET or AF_INET6 */
+  int family;          /* AF_INET, AF_INET6 or AF_UNIX */
   int type;            /* SOCK_STREAM or SOCK_DGRAM */
   double timeout;      /* seconds; < 0: block */
   int tasked;          /* used in a task: the descriptor is non-blocking
@@ -72,6 +75,7 @@ struct nb_sock {
                                 after the peer is gone */
   const nb_layer_ops *lops;  /* a layer over fd (TLS), or NULL: plain */
   void *layer;               /* ... its state */
+  struct nb_unixfile *ufile; /* the file a Unix socket bound (sockunix.c) */
 };
 
 /* the module's scratch area for recv and recvfrom (upvalue 1) */
@@ -144,9 +148,28 @@ int nb_checkfamily(lua_State *L, int i, int def);
 int nb_checktype(lua_State *L, int i, int def);
 int nb_getaddrs(lua_State *L, int hi, int pi, int family, int type,
                 int passive, const char *op, nb_addr **out, int *n);
+int nb_getaddrs_within(lua_State *L, int hi, int pi, int family, int type,
+                       int passive, const char *op, nb_addr **out, int *n,
+                       double timeout);
 int nb_getaddr(lua_State *L, nb_sock *s, int hi, int pi, int passive,
                const char *op, nb_addr *a);
 void nb_pushaddr(lua_State *L, const struct sockaddr *sa);
+int nb_getport(lua_State *L, int i, unsigned *port);
+const char *nb_gaierr(int r, const char **code);
+int nb_isname(const char *host, size_t n);
+
+
+/* Unix domain sockets (sockunix.c): a path or "@name" as an address,
+** an address for Lua (host, port or name, nil) and for messages, the
+** file a bound socket removes at close, s:peercred() */
+int nb_unix_addr(lua_State *L, int i, const char *op, nb_addr *a);
+void nb_unix_text(const struct sockaddr *sa, socklen_t len, char *out,
+                  size_t size);
+void nb_pushsockaddr(lua_State *L, const struct sockaddr *sa, socklen_t len);
+void nb_unix_bound(nb_sock *s, const nb_addr *a);
+void nb_unix_release(nb_sock *s);
+int sock_peercred(lua_State *L);
+void nb_open_sockunix(lua_State *L);
 
 /* the scratch area and the I/O methods (sockio.c) */
 char *nb_scratch_get(lua_State *L, size_t want);

@@ -796,7 +796,7 @@ int sock_recvfrom(lua_State *L) {
     if (k >= 0) {
       int cut = (size_t)k > want;
       lua_pushlstring(L, p, cut ? want : (size_t)k);
-      nb_pushaddr(L, (struct sockaddr *)&ss);
+      nb_pushsockaddr(L, (struct sockaddr *)&ss, len);
       if (!cut) return 3;
       lua_pushboolean(L, 1);  /* truncated: the rest is lost */
       return 4;

@@ -67,7 +67,8 @@ build = {
     -- the sources: exactly the Makefile's lists (spec/build_spec.lua checks)
     CORE_SRC = "csrc/core.c csrc/common.c csrc/octet.c csrc/validate.c "
       .. "csrc/socket.c csrc/sockaddr.c csrc/sockio.c csrc/ports.c "
-      .. "csrc/resolve.c csrc/dnsrun.c csrc/dnsmsg.c csrc/loop.c",
+      .. "csrc/resolve.c csrc/dnsrun.c csrc/dnsmsg.c csrc/loop.c "
+      .. "csrc/sockunix.c csrc/gai.c",
     FETCH_SRC = "csrc/common.c csrc/fetch.c csrc/fetchcheck.c "
       .. "csrc/transfer.c",
     HOST_SRC = "csrc/host.c",
@@ -75,7 +76,7 @@ build = {
       .. "lua/netbasics/resolve.lua lua/netbasics/fetch.lua "
       .. "lua/netbasics/sched.lua lua/netbasics/lesson.lua",
     HEADERS = "csrc/netbasics.h csrc/dnsmsg.h csrc/dnsrun.h "
-      .. "csrc/socket.h csrc/loop.h csrc/transfer.h",
+      .. "csrc/socket.h csrc/loop.h csrc/transfer.h csrc/gai.h",
   },
   -- the reference (docs/api/*.md) and the man page, for `luarocks doc`
   copy_directories = { "docs" },

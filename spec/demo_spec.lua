@@ -8,7 +8,8 @@ describe("scripts/demo", function()
       local r = T.run("scripts/demo")
       assert.equal(0, r.code, r.out .. r.err)
       -- each lesson of --list is shown, with its arguments
-      assert.truthy(r.out:find("\n  talk-server [HOST [PORT]] ", 1, true))
+      assert.truthy(r.out:find("\n  talk-server [HOST [PORT] | unix:PATH] ",
+        1, true))
       -- the seed's words, from the lesson's own DNS world
       assert.truthy(r.out:find("Non-authoritative answer:\n"
         .. "gnomon.securitystandard.org\tcanonical name = "

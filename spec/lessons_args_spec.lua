@@ -126,7 +126,7 @@ describe("the argument checks", function()
   end
 
   it("talk-server: HOST and PORT; port 0 lets the system choose", function()
-    local U = "talk-server [HOST [PORT]]"
+    local U = "talk-server [HOST [PORT] | unix:PATH]"
     local RULE = "ports go from 1 to 65535, or 0 to let the system choose one"
     for _, p in ipairs { "abc", "-1", "65536", "99999999999", "1.5", " 80",
       "+80", "0x50" } do
@@ -140,18 +140,43 @@ describe("the argument checks", function()
     end
   end)
 
+  it("talk-server and talk-client: unix:PATH in place of HOST and PORT",
+    function()
+      local S = "talk-server [HOST [PORT] | unix:PATH]"
+      local C = "talk-client {HOST PORT | unix:PATH} [MESSAGE...]"
+      local WHY = "a Unix socket needs its path after unix: (like "
+        .. "unix:/tmp/talk.sock, or unix:@talk for an abstract name)"
+      for _, h in ipairs { "unix:", "unix:@" } do
+        refused({ "talk-server", h }, "HOST '" .. h .. "': " .. WHY, S)
+        refused({ "talk-client", h, "hi" }, "HOST '" .. h .. "': " .. WHY, C)
+      end
+      -- a Unix socket has no port: after unix:PATH it is one too many
+      refused({ "talk-server", "unix:/tmp/nbtest-never.sock", "9087" },
+        "too many arguments: '9087' is one more than it takes (a Unix "
+        .. "socket has no port)", S)
+      refused({ "talk-server", "unix:@nbtest-never", "x" }, "too many "
+        .. "arguments: 'x' is one more than it takes", S)
+      refused({ "talk-client", "unix:/tmp/nbtest-never.sock", "" },
+        "MESSAGE is empty", C)
+      -- only the lessons that say so take unix:PATH
+      refused({ "chat-server", "unix:/tmp/nbtest-never.sock" }, "HOST "
+        .. "'unix:/tmp/nbtest-never.sock': not an IP address or a host "
+        .. "name (0.0.0.0 is every interface, 127.0.0.1 this computer "
+        .. "only)", "chat-server [HOST [PORT [IDLE]]]")
+    end)
+
   it("guesses what a learner meant: a port where the host goes, host and "
     .. "port together, a server's port apart", function()
     refused({ "talk-server", "9087" }, "HOST '9087': not an IP address or a "
       .. "host name (a port? the host comes first: 127.0.0.1 9087)",
-      "talk-server [HOST [PORT]]")
+      "talk-server [HOST [PORT] | unix:PATH]")
     refused({ "talk-client", "127.0.0.1:9087", "hi" }, "HOST "
       .. "'127.0.0.1:9087': not an IP address or a host name (the host and "
       .. "the port go apart: 127.0.0.1 9087)",
-      "talk-client HOST PORT [MESSAGE...]")
+      "talk-client {HOST PORT | unix:PATH} [MESSAGE...]")
     refused({ "talk-client", "[::1]:9087" }, "HOST '[::1]:9087': not an IP "
       .. "address or a host name (the host and the port go apart: ::1 9087)",
-      "talk-client HOST PORT [MESSAGE...]")
+      "talk-client {HOST PORT | unix:PATH} [MESSAGE...]")
     refused({ "names", "x.test", "127.0.0.1", "5353" }, "too many arguments: "
       .. "'5353' is one more than it takes (a server's port goes after a "
       .. "colon: 127.0.0.1:5353)",
@@ -234,6 +259,13 @@ describe("netbasics.lesson", function()
         { "PORT", "port", required = true },
         { "A", "text" }, { "B", "text" }, rest = { "REST", "text" } })
     assert.equal("netbasics y", L.usage { name = "y" })
+    -- unix:PATH in place of a host and its port
+    assert.equal("netbasics z {HOST PORT | unix:PATH} [REST...]", L.usage {
+      name = "z", { "HOST", "host", required = true, unix = "a socket" },
+      { "PORT", "port", required = true }, rest = { "REST", "text" } })
+    assert.equal("netbasics w [A [HOST [PORT] | unix:PATH]]", L.usage {
+      name = "w", { "A", "text" }, { "HOST", "listen-host", unix = "s" },
+      { "PORT", "listen-port" } })
   end)
 
   it("checks each kind", function()
@@ -245,6 +277,12 @@ describe("netbasics.lesson", function()
     assert.equal("example.org", K.host("example.org"))
     assert.is_nil(K.host("127.1"))
     assert.equal("*", K["listen-host"]("*"))
+    -- unix:PATH only where the declaration says `unix`
+    assert.is_nil(K.host("unix:/tmp/x"))
+    assert.is_nil(K.host("unix:/tmp/x", {}))
+    assert.equal("unix:/tmp/x", K.host("unix:/tmp/x", { unix = "s" }))
+    assert.equal("unix:@x", K["listen-host"]("unix:@x", { unix = "s" }))
+    assert.is_nil(K["listen-host"]("unix:", { unix = "s" }))
     assert.equal("127.0.0.1:53", K.server("127.0.0.1:53"))
     assert.equal("[::1]:53", K.server("[::1]:53"))
     assert.is_nil(K.server("ns.example"))

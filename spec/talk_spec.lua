@@ -256,7 +256,8 @@ describe("talk-client", function()
 
   it("rejects a bad host, port or message with its usage line, exit 2",
     function()
-      local USAGE = "usage: netbasics talk-client HOST PORT [MESSAGE...]\n"
+      local USAGE = "usage: netbasics talk-client {HOST PORT | unix:PATH} "
+        .. "[MESSAGE...]\n"
       local cases = {
         { { "127.1", "80", "hi" },
           "HOST '127.1': not an IP address or a host name" },

@@ -32,10 +32,19 @@
 -- `too_many = function(s) return " (hint)" end` adds a hint to the message
 -- for one argument too many.
 --
--- Kinds (KINDS below): host, listen-host, port, listen-port, ipv4, server
--- (a DNS server), name-or-address, url, path (a file to write), file (a
--- file to read), text, any, seconds and count (with `min` and `max`).
--- Every kind but `any` refuses an empty string. Ports follow one rule, said the same way everywhere
+-- A host or listen-host argument followed by its port may say `unix =
+-- "about"`: then `unix:PATH` (a Unix domain socket's file, or `@name`,
+-- Linux's abstract names) may stand in place of both, args.HOST is that
+-- `unix:PATH` as given and the port is not taken (args.PORT is nil). The
+-- usage line says so (`{HOST PORT | unix:PATH}`, `[HOST [PORT] |
+-- unix:PATH]`, the optional form last of all), and --help shows the
+-- about text beside `unix:PATH`, after the port.
+--
+-- Kinds (KINDS below): host, listen-host (with `unix`, unix:PATH too),
+-- port, listen-port, ipv4, server (a DNS server), name-or-address, url,
+-- path (a file to write), file (a file to read), text, any, seconds and
+-- count (with `min` and `max`). Every kind but `any` refuses an empty
+-- string. Ports follow one rule, said the same way everywhere
 -- (PORT_RULE): 1 to 65535, and 0 only to listen, where the system
 -- chooses one. printable(s) shows a peer's bytes safely in a log.
 --
@@ -133,6 +142,22 @@ local function name_problem(s)
   return nil
 end
 
+-- a host argument declared with `unix`: is `s` its unix:PATH form? (a
+-- kind may be called alone, without its declaration)
+local function unix_form(s, a)
+  return a ~= nil and a.unix ~= nil and s:sub(1, 5) == "unix:"
+end
+
+-- a unix:PATH form: itself, or nil and why not
+local function unix_path(s)
+  local path = s:sub(6)
+  if path == "" or path == "@" then
+    return nil, "a Unix socket needs its path after unix: (like "
+      .. "unix:/tmp/talk.sock, or unix:@talk for an abstract name)"
+  end
+  return s
+end
+
 -- each kind: the value, or nil and why not (the text is never empty here)
 local KINDS = {
   -- a name to look up, or an address to look up the way back
@@ -142,11 +167,13 @@ local KINDS = {
     if why then return nil, why end
     return s
   end,
-  host = function(s)
+  host = function(s, a)
+    if unix_form(s, a) then return unix_path(s) end
     if ishost(s) then return s end
     return nil, "not an IP address or a host name" .. host_hint(s)
   end,
-  ["listen-host"] = function(s)
+  ["listen-host"] = function(s, a)
+    if unix_form(s, a) then return unix_path(s) end
     if s == "*" or ishost(s) then return s end
     local hint = host_hint(s)
     return nil, "not an IP address or a host name" .. (hint ~= "" and hint
@@ -265,9 +292,21 @@ function L.usage(spec)
   for _, o in ipairs(spec.options or {}) do
     parts[#parts + 1] = "[-" .. o[1] .. "=" .. (o.meta or o[1]:upper()) .. "]"
   end
-  local tail, opened = {}, 0
-  for _, a in ipairs(spec) do
-    if a.required then
+  local tail, opened, skip = {}, 0, false
+  for i, a in ipairs(spec) do
+    local port = spec[i + 1]
+    if skip then
+      skip = false
+    elseif a.unix and a.required then
+      -- {HOST PORT | unix:PATH}
+      parts[#parts + 1] = "{" .. a[1] .. " " .. port[1] .. " | unix:PATH}"
+      skip = true
+    elseif a.unix then
+      -- [HOST [PORT] | unix:PATH], last of all
+      tail[#tail + 1] = (opened > 0 and " " or "") .. "[" .. a[1] .. " ["
+        .. port[1] .. "] | unix:PATH"
+      opened, skip = opened + 1, true
+    elseif a.required then
       parts[#parts + 1] = a[1]
     else
       tail[#tail + 1] = (opened > 0 and " " or "") .. "[" .. a[1]
@@ -314,7 +353,14 @@ local function help(spec)
   for _, o in ipairs(spec.options or {}) do
     rows[#rows + 1] = { "-" .. o[1] .. "=" .. (o.meta or o[1]:upper()), o }
   end
-  for _, a in ipairs(spec) do rows[#rows + 1] = { a[1], a } end
+  for i, a in ipairs(spec) do
+    rows[#rows + 1] = { a[1], a }
+    -- unix:PATH after the port it stands in for with the host
+    local host = spec[i - 1]
+    if host and host.unix then
+      rows[#rows + 1] = { "unix:PATH", { about = host.unix } }
+    end
+  end
   if spec.rest then rows[#rows + 1] = { spec.rest[1] .. "...", spec.rest } end
   if #rows > 0 then
     local width = 0
@@ -376,6 +422,10 @@ local DESCRIBE = "netbasics.describe"
 
 function L.args(spec)
   assert(type(spec.name) == "string", "a lesson's declaration needs a name")
+  for i, a in ipairs(spec) do
+    assert(not a.unix or (spec[i + 1] and (a.required or not spec[i + 2])),
+      "a unix argument comes before its port, and last if it is optional")
+  end
   current = spec
   local reg = debug and debug.getregistry and debug.getregistry()
   if reg and reg[DESCRIBE] then
@@ -407,28 +457,37 @@ function L.args(spec)
         max = o.max }, value)
     end
   end
-  local n = 0
-  for i, a in ipairs(spec) do
-    local s = positional[i]
-    if s == nil then
+  -- n: how many positional arguments are taken; unix: the last one is a
+  -- unix:PATH, so the port after it is not taken
+  local n, unix, skip = 0, false, false
+  for _, a in ipairs(spec) do
+    local s = positional[n + 1]
+    if skip then
+      skip = false
+    elseif s == nil then
       if a.required then
         L.usage_error("needs " .. a[1], spec)
       end
       out[a[1]] = a.default
     else
       out[a[1]] = check(spec, a, s)
-      n = i
+      unix = unix_form(s, a)
+      skip, n = unix, n + 1
     end
   end
   if spec.rest then
     local list = {}
-    for i = #spec + 1, #positional do
+    for i = n + 1, #positional do
       list[#list + 1] = check(spec, spec.rest, positional[i])
     end
     out[spec.rest[1]] = list
   elseif #positional > n then
-    local hint = spec.too_many and spec.too_many(positional[n + 1]) or ""
-    L.usage_error("too many arguments: " .. shown(positional[n + 1])
+    local extra = positional[n + 1]
+    local hint = spec.too_many and spec.too_many(extra) or ""
+    if hint == "" and unix and extra:match("^%d+$") then
+      hint = " (a Unix socket has no port)"
+    end
+    L.usage_error("too many arguments: " .. shown(extra)
       .. " is one more than it takes" .. hint, spec)
   end
   for _, o in ipairs(spec.options or {}) do

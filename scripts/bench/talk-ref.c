@@ -12,6 +12,7 @@
 **   idle PORT CONNS SECS        opens CONNS connections, one round trip
 **                               on each, prints "ready", holds them idle
 **                               up to SECS (or until killed)
+** A PORT that starts with '/' is the path of a Unix domain socket.
 */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -25,6 +26,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,9 +38,28 @@ static const char want[] = "You said hello there\n";
 #define MSGLEN (sizeof msg - 1)
 #define WANTLEN (sizeof want - 1)
 
+static const char *upath;  /* a Unix socket's path instead of a port */
+
+static struct sockaddr_un unix_addr(void) {
+  struct sockaddr_un u;
+  memset(&u, 0, sizeof u);
+  u.sun_family = AF_UNIX;
+  if (strlen(upath) >= sizeof u.sun_path) die("path too long");
+  strcpy(u.sun_path, upath);
+  return u;
+}
+
 static int connect_to(int port) {
   struct sockaddr_in a = loopback(port);
-  int one = 1, s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1, s;
+  if (upath != NULL) {
+    struct sockaddr_un u = unix_addr();
+    s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0) die("socket");
+    if (connect(s, (struct sockaddr *)&u, sizeof u) != 0) die("connect");
+    return s;
+  }
+  s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (s < 0) die("socket");
   if (connect(s, (struct sockaddr *)&a, sizeof a) != 0) die("connect");
   setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -76,10 +97,18 @@ static void serve(int port) {
   struct epoll_event ev, evs[256];
   static char out[10 * BUF + 64];  /* BUF bytes of empty lines */
   int one = 1, l, ep;
-  l = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (l < 0) die("socket");
-  setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (bind(l, (struct sockaddr *)&a, sizeof a) != 0) die("bind");
+  if (upath != NULL) {
+    struct sockaddr_un u = unix_addr();
+    unlink(upath);
+    l = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (l < 0) die("socket");
+    if (bind(l, (struct sockaddr *)&u, sizeof u) != 0) die("bind");
+  } else {
+    l = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (l < 0) die("socket");
+    setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(l, (struct sockaddr *)&a, sizeof a) != 0) die("bind");
+  }
   if (listen(l, 1024) != 0) die("listen");
   ep = epoll_create1(EPOLL_CLOEXEC);
   ev.events = EPOLLIN;
@@ -239,6 +268,7 @@ static void idle(int port, int conns, int secs) {
 }
 
 int main(int argc, char **argv) {
+  if (argc >= 3 && argv[2][0] == '/') upath = argv[2];
   if (argc >= 3 && strcmp(argv[1], "server") == 0) {
     serve(atoi(argv[2]));
   } else if (argc >= 6 && strcmp(argv[1], "load") == 0) {

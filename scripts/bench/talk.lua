@@ -16,7 +16,8 @@
 -- The select-loop and Python servers answer whole chunks of lines (one
 -- gsub or join, one send), as the C one does; the tasks go line by line
 -- and their answers to one read still leave in one send.
--- Workloads: ping-pong with 50 clients (one line in flight each),
+-- Workloads: ping-pong with 50 clients (one line in flight each), the
+-- same over a Unix domain socket (C and the tasks, beside their TCP rows),
 -- pipelined with 50 clients (16 lines in flight each), and the resident
 -- memory one more idle connection costs a server (VmRSS after CONNS
 -- clients made one round trip each and wait, minus before, over CONNS;
@@ -142,7 +143,9 @@ if arg[1] == "peer" then
     end
   end
   local net = require "netbasics"
-  local l = assert(net.listen("127.0.0.1", port, 1024))
+  local path = arg[3]:match("^/.*")  -- a Unix socket's path
+  local l = path and assert(net.listen_unix(path, { backlog = 1024 }))
+    or assert(net.listen("127.0.0.1", port, 1024))
   print("pid " .. mypid())
   io.stdout:flush()
   if mode == "nb-select" then
@@ -249,12 +252,18 @@ B.main(function()
   end
   local srvpin, clipin = B.pin("server"), B.pin("client")
 
-  -- a server on a free port; returns proc, pid
+  -- a server on a free port (or at the Unix socket `path`); returns
+  -- proc, port or path, pid
   local live = {}
-  local function start(impl)
-    local port = B.free_port()
+  local function start(impl, path)
+    local port = path or B.free_port()
     local p = B.server("ulimit -n 4096; exec " .. srvpin .. servers[impl]
-      .. " " .. port, port)
+      .. " " .. port, not path and port or nil)
+    if path then
+      assert(T.until_true(function()
+        return T.run("ss -Hxl").out:find(path, 1, true) ~= nil
+      end, 10), impl .. " did not listen on " .. path)
+    end
     live[p] = true
     local pid = T.until_true(function()
       return tonumber(p:out():match("pid (%d+)"))
@@ -292,6 +301,25 @@ B.main(function()
       return tonumber(out)
     end)
   end
+
+  -- ping-pong over a Unix domain socket: the servers that take a path
+  -- (C, the tasks); their TCP rows are pp50's
+  local uimpls = sched and { "C", "netbasics (sched)" } or { "C" }
+  B.workload { id = "ppunix", title = "talk ping-pong over a Unix socket, "
+    .. "50 clients", unit = "round trips/s", better = "higher", ref = "C",
+    note = ("as pp50 (the same load and servers), over a Unix domain "
+      .. "socket in a temporary folder instead of TCP on 127.0.0.1; %g s "
+      .. "after 0.3 s of warm-up"):format(secs) }
+  B.rounds("ppunix", rounds, uimpls, function(impl)
+    local path = dir .. "/talk.sock"
+    local p = start(impl, path)
+    local ok, out = pcall(B.sh, ("%s%s load %s 50 1 %g"):format(clipin,
+      REF, path, secs))
+    stop(p)
+    os.remove(path)
+    assert(ok, out)
+    return tonumber(out)
+  end)
 
   local conns = B.n(1000, 200)
   local function rss(pid)

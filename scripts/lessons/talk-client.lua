@@ -1,6 +1,7 @@
 -- The talk client: send a message, print what comes back
 --
 -- netbasics talk-client HOST PORT [MESSAGE...]
+-- netbasics talk-client unix:PATH [MESSAGE...]   (a Unix domain socket)
 --
 -- The message is the arguments joined by spaces (and a newline), else
 -- everything on standard input. This is the seed's netcat() function: send
@@ -13,12 +14,16 @@ local net = require "netbasics"
 local args = require("netbasics.lesson").args {
   name = "talk-client",
   { "HOST", "host", required = true,
-    about = "the server's address or name, like 127.0.0.1" },
+    about = "the server's address or name, like 127.0.0.1",
+    unix = "instead of HOST and PORT, the server's Unix domain socket: its "
+      .. "file's path, or @name (an abstract name), like "
+      .. "unix:/tmp/talk.sock" },
   { "PORT", "port", required = true, about = "the server's port, like 9087" },
   rest = { "MESSAGE", "text",
     about = "what to say, joined by spaces; none: standard input, up to "
       .. "Ctrl-D" },
-  example = "netbasics talk-client 127.0.0.1 9087 What I wanted to say.",
+  example = { "netbasics talk-client 127.0.0.1 9087 What I wanted to say.",
+    "netbasics talk-client unix:/tmp/talk.sock hello" },
 }
 
 io.stdout:setvbuf("line")
@@ -33,7 +38,10 @@ local function repr(s)
 end
 
 local function netcat(hostname, port, content)
-  local s, err = net.connect(hostname, port, 10)
+  local s, err
+  local path = hostname:match("^unix:(.+)$")
+  if path then s, err = net.connect_unix(path, 10)
+  else s, err = net.connect(hostname, port, 10) end
   if not s then return nil, err end
   s:settimeout(60)  -- no answer for a minute: give up rather than hang
   local ok

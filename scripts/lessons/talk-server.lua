@@ -2,6 +2,8 @@
 --
 -- netbasics talk-server [HOST [PORT]]   (defaults 0.0.0.0 and 9087; port 0
 -- lets the system choose one, and the server says which on stderr)
+-- netbasics talk-server unix:PATH        (a Unix domain socket: this
+--                                         computer only; "@name" works)
 --
 -- The seed's talk server, with its bugs fixed:
 --  * TCP is a stream, not a series of messages: one recv() may hold half a
@@ -22,24 +24,35 @@ local args = lesson.args {
   name = "talk-server",
   { "HOST", "listen-host", default = "0.0.0.0",
     about = "the address to listen on: 0.0.0.0 is every interface, "
-      .. "127.0.0.1 this computer only" },
+      .. "127.0.0.1 this computer only",
+    unix = "instead of HOST and PORT, a Unix domain socket to listen on, "
+      .. "for this computer only: a file's path, or @name (an abstract "
+      .. "name, no file)" },
   { "PORT", "listen-port", default = 9087,
     about = "the port to listen on; 0 lets the system choose one" },
-  example = "netbasics talk-server 127.0.0.1 9087",
+  example = { "netbasics talk-server 127.0.0.1 9087",
+    "netbasics talk-server unix:/tmp/talk.sock" },
 }
 
 local host, port = args.HOST, args.PORT
+-- "unix:/run/talk.sock": a Unix socket, a file instead of an IP and port
+local path = host:match("^unix:(.+)$")
 
 -- someone may read this log through a pipe: write each line at once
 io.stdout:setvbuf("line")
 
 -- Own the IP and port, and start listening. net.listen sets SO_REUSEADDR,
 -- so the server can be started again at once after it stops.
-local server, err, code = net.listen(host, port, 50)
+local server, err, code
+if path then
+  server, err, code = net.listen_unix(path, { backlog = 50 })
+else
+  server, err, code = net.listen(host, port, 50)
+end
 if not server then
   -- a learner's usual case: the server is still running in another window
   local hint = code == "inuse" and " (another program listens there: stop "
-    .. "it, or give another PORT)" or ""
+    .. "it, or give another " .. (path and "path" or "PORT") .. ")" or ""
   io.stderr:write("talk-server: ", err, hint, "\n")
   os.exit(1)
 end
@@ -63,7 +76,13 @@ local stop = false
 while not stop do
   local conn, ip, cport = server:accept()  -- see who is talking to us
   if conn then
-    print("Connected with " .. ip .. ":" .. cport)
+    if path then
+      -- no IP and port here: the kernel tells which process connected
+      local cred = conn:peercred()
+      print("Connected with process " .. (cred and cred.pid or "?"))
+    else
+      print("Connected with " .. ip .. ":" .. cport)
+    end
     while true do
       local line, why, code = conn:recvline()
       if not line then

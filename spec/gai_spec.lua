@@ -1,0 +1,236 @@
+-- Names in tasks (csrc/gai.c): net.getaddrinfo, net.connect and
+-- net.resolve in a task ask c-ares on the loop, so one slow lookup never
+-- holds the other tasks. Each test runs the host in a mount and network
+-- namespace of its own (unshare -m -n, as root) with a private /etc/hosts
+-- and /etc/resolv.conf bind-mounted over the system's, pointing at a
+-- dnsmasq on 127.0.0.1:53 that forwards bad.test to fakedns.py (silent
+-- and SERVFAIL answers). Orders of completion are asserted, never times.
+local T = require "nbtest"
+local W = require "dnsworld"
+
+local root = T.run("id -u").out == "0\n"
+
+local HOSTS = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n"
+  .. "127.0.0.5\thostsonly.test\n127.0.0.6\tdual.test\n"
+
+local RECORDS = {
+  "--local=/test/",
+  "--host-record=peer.test,127.0.0.1",
+  "--host-record=short.corp.test,127.0.0.7",
+  "--host-record=dual.test,10.1.1.1",
+  "--host-record=both.test,127.0.0.8,::1",
+  "--txt-record=txtonly.test,hello",
+  "--server=/bad.test/127.0.0.1#5353",
+}
+
+-- runs the Lua chunk `code` in the host inside a fresh mount and network
+-- namespace whose resolv.conf has `options` (timeout, attempts); returns
+-- its standard output (the run must succeed)
+local function in_world(options, code)
+  local d = T.tmpdir()
+  finally(function() T.rmtree(d) end)
+  T.writefile(d .. "/hosts", HOSTS)
+  T.writefile(d .. "/resolv.conf", "nameserver 127.0.0.1\nsearch corp.test\n"
+    .. "options ndots:1 " .. options .. "\n")
+  T.writefile(d .. "/code.lua", code)
+  local script = table.concat({
+    "ip link set lo up || exit 90",
+    "mount --bind " .. d .. "/hosts /etc/hosts || exit 91",
+    "mount --bind " .. d .. "/resolv.conf /etc/resolv.conf || exit 92",
+    W.dnsmasq_cmd("127.0.0.1", 53, RECORDS) .. " >" .. d .. "/dns.log 2>&1 &",
+    "P1=$!",
+    "python3 " .. T.shquote(T.root .. "/spec/support/fakedns.py")
+      .. " 5353 >/dev/null 2>&1 &",
+    "P2=$!",
+    "trap 'kill $P1 $P2 2>/dev/null' EXIT",
+    "i=0; until ss -Hnul | grep -q '127.0.0.1:53 '"
+      .. " && ss -Hnul | grep -q '127.0.0.1:5353 '; do",
+    "  i=$((i+1)); [ $i -lt 400 ] || exit 93; sleep 0.05; done",
+    T.hostcmd() .. " " .. d .. "/code.lua",
+  }, "\n")
+  local r = T.run("unshare -m -n sh -c " .. T.shquote(script))
+  assert(r.code == 0, "exit " .. tostring(r.code) .. ": " .. (r.err or "")
+    .. (T.slurp(d .. "/dns.log") or ""))
+  assert(r.err == "", r.err)  -- no task failed
+  return r.out
+end
+
+-- Lua for the host: show(list) prints a getaddrinfo or resolve result
+local SHOW = [[
+local net = require "netbasics"
+local function show(t, err, code)
+  if not t then return "nil|" .. err .. "|" .. code end
+  local o = {}
+  for _, a in ipairs(t) do
+    o[#o + 1] = type(a) == "table" and (a.family .. " " .. a.host .. " "
+      .. a.port) or a
+  end
+  return table.concat(o, ",")
+end
+]]
+
+describe("names in tasks", function()
+  if not root then
+    it("needs root to make mount and network namespaces", function()
+      T.need_root("gai_spec")
+    end)
+    return
+  end
+
+  it("give what the system gives: hosts file first, then DNS with the "
+    .. "search list; the same codes for NXDOMAIN, no data, SERVFAIL and a "
+    .. "timeout", function()
+      local names = { "localhost", "hostsonly.test", "dual.test", "short",
+        "peer.test", "both.test", "nosuch.test", "txtonly.test",
+        "servfail.bad.test", "silent.bad.test" }
+      local out = in_world("timeout:1 attempts:1", SHOW .. [[
+for _, name in ipairs({ ]] .. "'" .. table.concat(names, "', '") .. "'"
+        .. [[ }) do
+  local sys_a = show(net.getaddrinfo(name, 80))
+  local sys_r = show(net.resolve(name))
+  local task_a, task_r
+  net.spawn(function()
+    assert(net.current())
+    task_a = show(net.getaddrinfo(name, 80))
+    task_r = show(net.resolve(name))
+  end)
+  net.run()
+  print(name .. "|" .. sys_a .. "||" .. task_a)
+  print(name .. "|" .. sys_r .. "||" .. task_r)
+end
+]])
+      local seen = {}
+      for line in out:gmatch("[^\n]+") do
+        local name, sys, task = line:match("^([^|]*)|(.*)||(.*)$")
+        assert.equal(sys, task, line)  -- a task sees what the system sees
+        seen[#seen + 1] = name .. "|" .. sys
+      end
+      assert.same({
+        "localhost|inet6 ::1 80,inet 127.0.0.1 80",
+        "localhost|::1,127.0.0.1",
+        "hostsonly.test|inet 127.0.0.5 80",
+        "hostsonly.test|127.0.0.5",
+        "dual.test|inet 127.0.0.6 80",  -- the hosts file wins
+        "dual.test|127.0.0.6",
+        "short|inet 127.0.0.7 80",      -- short.corp.test, by the search list
+        "short|127.0.0.7",
+        "peer.test|inet 127.0.0.1 80",
+        "peer.test|127.0.0.1",
+        "both.test|inet6 ::1 80,inet 127.0.0.8 80",
+        "both.test|::1,127.0.0.8",
+        "nosuch.test|nil|nosuch.test: name not found|nxdomain",
+        "nosuch.test|nil|resolve nosuch.test: Name or service not known|"
+          .. "nxdomain",
+        "txtonly.test|nil|txtonly.test: name not found|nxdomain",
+        "txtonly.test|nil|resolve txtonly.test: No address associated with "
+          .. "hostname|nodata",
+        "servfail.bad.test|nil|servfail.bad.test: temporary failure in name "
+          .. "resolution|timeout",
+        "servfail.bad.test|nil|resolve servfail.bad.test: Temporary failure "
+          .. "in name resolution|timeout",
+        "silent.bad.test|nil|silent.bad.test: temporary failure in name "
+          .. "resolution|timeout",
+        "silent.bad.test|nil|resolve silent.bad.test: Temporary failure in "
+          .. "name resolution|timeout",
+      }, seen)
+    end)
+
+  it("never hold the other tasks: 50 connect by name while one lookup "
+    .. "waits 5 s for a silent server", function()
+      local out = in_world("timeout:5 attempts:1", [[
+local net = require "netbasics"
+io.stdout:setvbuf("line")
+local l = assert(net.listen("127.0.0.1", 0))
+local _, port = l:getsockname()
+local order = {}
+net.spawn(function()
+  while true do
+    local c = l:accept()
+    if not c then return end
+    net.spawn(function(s)
+      for line in s:lines() do s:write(line, "\n") end
+      s:close()
+    end, c)
+  end
+end)
+-- the slow one first: it is waiting on the loop before the others start
+local slow = net.spawn(function()
+  local a, err, code = net.getaddrinfo("silent.bad.test", 80)
+  order[#order + 1] = "slow " .. tostring(code)
+end)
+local clients = {}
+for i = 1, 50 do
+  clients[i] = net.spawn(function()
+    local c <close> = assert(net.connect("peer.test", port, 10))
+    assert(c:sendall("hello " .. i .. "\n"))
+    assert(c:recvline() == "hello " .. i)
+    order[#order + 1] = "fast"
+  end)
+end
+net.spawn(function()
+  slow:join()
+  for i = 1, 50 do clients[i]:join() end
+  l:close()
+end)
+net.run()
+print(table.concat(order, ","))
+]])
+      local want = {}
+      for i = 1, 50 do want[i] = "fast" end
+      want[51] = "slow timeout"
+      assert.equal(table.concat(want, ",") .. "\n", out)
+    end)
+
+  it("end at net.deadline, the call's timeout or a cancel, with the other "
+    .. "tasks going on", function()
+      local out = in_world("timeout:5 attempts:1", SHOW .. [[
+io.stdout:setvbuf("line")
+local order = {}
+net.spawn(function()
+  local r = { net.deadline(0.2, net.resolve, "silent.bad.test") }
+  order[#order + 1] = "deadline " .. show(table.unpack(r, 1, 3))
+end)
+net.spawn(function()
+  local r = { net.getaddrinfo("silent.bad.test", 80, "stream", false, 0.3) }
+  order[#order + 1] = "timeout " .. show(table.unpack(r, 1, 3))
+end)
+net.spawn(function()
+  order[#order + 1] = "quick " .. show(net.resolve("peer.test"))
+end)
+-- a task cancelled while its lookup waits: the lookup goes with it
+local doomed = net.spawn(function()
+  net.resolve("silent.bad.test")
+  order[#order + 1] = "never"
+end)
+net.spawn(function()
+  net.sleep(0.05)
+  doomed:cancel()
+  collectgarbage()
+  collectgarbage()
+  -- net.listen by name, in a task
+  local l <close> = assert(net.listen("hostsonly.test", 0))
+  order[#order + 1] = "listen " .. l:getsockname()
+end)
+net.run()
+print(table.concat(order, "\n"))
+]])
+      assert.equal("quick 127.0.0.1\n"
+        .. "listen 127.0.0.5\n"
+        .. "deadline nil|resolve silent.bad.test: timed out|timeout\n"
+        .. "timeout nil|silent.bad.test: timed out|timeout\n", out)
+    end)
+
+  it("outside a task, ask the system within the call's timeout", function()
+    -- the system's resolver would wait 30 s: "timed out" is our bound,
+    -- glibc's own words would be "temporary failure in name resolution"
+    local out = in_world("timeout:30 attempts:1", SHOW .. [[
+assert(not net.current())
+print(show(net.getaddrinfo("silent.bad.test", 80, "stream", false, 0.5)))
+print(show(net.connect("silent.bad.test", 80, 0.5)))
+print(show(net.getaddrinfo("peer.test", 80, "stream", false, 5)))
+]])
+    assert.equal("nil|silent.bad.test: timed out|timeout\n"
+      .. "nil|silent.bad.test: timed out|timeout\n"
+      .. "inet 127.0.0.1 80\n", out)
+  end)
+end)
