@@ -608,7 +608,7 @@ static void poll_events(lua_State *L) {
   if (loop.rcount > 0) ms = 0;
   else if (loop.nheap > 0) {
     double left = loop.heap[0]->wake - now();
-    ms = left <= 0 ? 0 : (int)(left * 1000 + 0.999);
+    ms = nb_ms(left);
   }
 #ifdef __linux__
   {
@@ -827,8 +827,7 @@ static int net_sleep(lua_State *L) {
     double left = until - now();
     struct timespec ts;
     if (left <= 0) break;
-    ts.tv_sec = (time_t)left;
-    ts.tv_nsec = (long)((left - (double)ts.tv_sec) * 1e9);
+    nb_timespec(left, &ts);
     if (nanosleep(&ts, NULL) != 0 && errno == EINTR) nb_checkinterrupt(L);
   }
   lua_pushboolean(L, 1);
