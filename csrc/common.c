@@ -52,6 +52,30 @@ const char *nb_pushshownmax(lua_State *L, const char *s, size_t n,
   return lua_tostring(L, -1);
 }
 
+static int tostring_(lua_State *L) {
+  luaL_tolstring(L, 1, NULL);
+  return 1;
+}
+
+const char *nb_errortext(lua_State *L, lua_State *co) {
+  const char *msg = NULL;
+  if (luaL_getmetafield(co, -1, "__tostring") != LUA_TNIL) {
+    lua_pop(co, 1);
+    lua_pushcfunction(L, tostring_);
+    lua_pushvalue(co, -1);
+    lua_xmove(co, L, 1);
+    /* the string stays on co's stack for the caller */
+    if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_type(L, -1) == LUA_TSTRING) {
+      lua_xmove(L, co, 1);
+      return lua_tostring(co, -1);
+    }
+    lua_pop(L, 1);
+  }
+  msg = lua_pushfstring(co, "(error object is a %s value)",
+                        luaL_typename(co, -1));
+  return msg;
+}
+
 void nb_checkinterrupt(lua_State *L) {
   if (*nb_interrupt_flag)
     luaL_error(L, *nb_interrupt_flag == SIGINT ? "interrupted!"

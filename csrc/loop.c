@@ -567,11 +567,11 @@ static void step(lua_State *L, nb_task *t) {
     lua_setiuservalue(L, ti, 2);
     finish(L, t, S_CANCELLED);
   } else {
-    /* the error with the task's traceback, reported and kept for join */
+    /* the error with the task's traceback, reported and kept for join;
+    ** an object with __tostring shown with it, as lua.c does */
     const char *msg = lua_tostring(co, -1);
     if (msg == NULL)
-      msg = lua_pushfstring(co, "(error object is a %s value)",
-                            luaL_typename(co, -1));
+      msg = nb_errortext(L, co);
     luaL_traceback(L, co, msg, 0);
     /* then its to-be-closed variables are closed, as a plain Lua error
     ** closes them on the way out (a coroutine leaves them open) */

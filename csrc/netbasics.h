@@ -59,6 +59,14 @@ void nb_open_common(lua_State *L);
 void nb_checkinterrupt(lua_State *L);
 
 /*
+** A task's error object that is not a string, as text: its __tostring
+** (called in L, protected) if it has one, else "(error object is a
+** table value)", as lua.c says. The text is pushed on co, whose top is
+** the object.
+*/
+const char *nb_errortext(lua_State *L, lua_State *co);
+
+/*
 ** Seconds to the kernel's units, for every wait. nb_ms: poll()'s and
 ** epoll_wait()'s milliseconds, rounded up; 0 when none is left (or NaN);
 ** INT_MAX (about 24.8 days) for more, math.huge included: the caller,
