@@ -30,6 +30,8 @@
 #define DEFAULT_TIMEOUT_MS 5000
 #define DEFAULT_TRIES 2
 #define MAX_CHAIN 64
+#define NB_STR_(x) #x
+#define NB_STR(x) NB_STR_(x)
 
 
 /*
@@ -244,7 +246,7 @@ static void push_records(lua_State *L, const nb_dns_msg *m) {
 ** authoritative, rcode, canonical, cnames, records, addresses (or, for
 ** PTR, names), and answers: each question asked and its answer, as
 ** nslookup prints them. Returns the number of values found (addresses or
-** names), or -1 for a CNAME loop.
+** names), or -1 for a CNAME loop, -2 for a chain longer than MAX_CHAIN.
 */
 static int push_result(lua_State *L, const dns_run *r, const dns_query *head,
                        unsigned want) {
@@ -290,7 +292,7 @@ static int push_result(lua_State *L, const dns_run *r, const dns_query *head,
     n = nb_dns_chain(&q->msg, q->name, chain, MAX_CHAIN, &canon);
     if (n < 0) {
       lua_settop(L, res);
-      return -1;
+      return n;
     }
     for (k = 0; k < n; k++) {
       const nb_dns_rr *rr = &q->msg.rr[chain[k]];
@@ -363,6 +365,9 @@ static int push_outcome(lua_State *L, dns_run *r, unsigned want,
       code = "timeout", why = NULL;
     else
       code = "servfail", why = ares_strerror(q->status);
+  } else if (found == -2) {
+    code = "malformed", why = "malformed answer (a chain of more than "
+                              NB_STR(MAX_CHAIN) " CNAMEs: too long)";
   } else if (found < 0) {
     code = "malformed", why = "malformed answer (a CNAME loop)";
   } else {
