@@ -241,6 +241,43 @@ static void push_records(lua_State *L, const nb_dns_msg *m) {
 }
 
 /*
+** ** c-ares says "connection refused" for any failure to send, also when
+** no route leads to the server (no network at all): ask the kernel,
+** with a UDP connect (which sends nothing), whether the server can be
+** reached. ENETUNREACH or EHOSTUNREACH, or 0.
+*/
+static int unreachable(const char *server, unsigned port) {
+  struct sockaddr_storage ss;
+  socklen_t len;
+  uint8_t a[16];
+  int fd, e = 0;
+  memset(&ss, 0, sizeof ss);
+  if (nb_parse_ipv4(server, strlen(server), a) == 0) {
+    struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+    in->sin_family = AF_INET;
+    in->sin_port = htons((uint16_t)port);
+    memcpy(&in->sin_addr, a, 4);
+    len = sizeof *in;
+  } else if (nb_parse_ipv6(server, strlen(server), a) == 0) {
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons((uint16_t)port);
+    memcpy(&in6->sin6_addr, a, 16);
+    len = sizeof *in6;
+  } else {
+    return 0;
+  }
+  fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return 0;
+  if (connect(fd, (struct sockaddr *)&ss, len) != 0
+      && (errno == ENETUNREACH || errno == EHOSTUNREACH))
+    e = errno;
+  close(fd);
+  return e;
+}
+
+/*
 ** ** The result table (also the 4th value of a failure once a server was
 ** chosen): server, server_port, name, and when an answer came,
 ** authoritative, rcode, canonical, cnames, records, addresses (or, for
@@ -356,6 +393,9 @@ static int push_outcome(lua_State *L, dns_run *r, unsigned want,
         q = &r->q[i];      /* an answer we could not read */
     if (q->done && q->status == ARES_SUCCESS)
       code = "malformed", why = "malformed answer";
+    else if (q->done && q->status == ARES_ECONNREFUSED
+             && unreachable(r->server, r->server_port) != 0)
+      code = "unreachable", why = "network unreachable";
     else if (q->done && q->status == ARES_ECONNREFUSED)
       code = "refused", why = "connection refused";
     else if (q->done && q->status == ARES_ENOMEM)
