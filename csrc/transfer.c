@@ -416,10 +416,15 @@ static int check_redirect(xfer *x, const char *v, size_t n) {
   size_t hs, hl, k;
   const char *why;
   char *loc, *base = NULL, scheme[NB_SCHEME_MAX];
-  /* a protocol not allowed: libcurl refuses it ("protocol") */
-  for (k = 0; k < n && k + 1 < sizeof scheme && v[k] != ':' && v[k] != '/'
-       && v[k] != '?' && v[k] != '#'; k++)
-    scheme[k] = (char)((v[k] >= 'A' && v[k] <= 'Z') ? v[k] + 32 : v[k]);
+  /* a well-formed scheme not allowed: libcurl refuses it ("protocol") */
+  for (k = 0; k < n && k + 1 < sizeof scheme; k++) {
+    int c = (unsigned char)v[k];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+          || (k > 0 && ((c >= '0' && c <= '9') || c == '+' || c == '-'
+                        || c == '.'))))
+      break;
+    scheme[k] = (char)((c >= 'A' && c <= 'Z') ? c + 32 : c);
+  }
   scheme[k] = '\0';
   if (k > 0 && k < n && v[k] == ':' && !nb_protocol_listed(x->redir, scheme))
     return 0;
