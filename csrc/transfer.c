@@ -463,7 +463,6 @@ size_t nb_xfer_header(char *data, size_t size, size_t nmemb, void *ud) {
     x->hdrs.len = 0;
     x->reason[0] = '\0';
     x->clen[0] = '\0';
-    x->in_head = 1;
     x->status = 0;
     /* libcurl's error buffer keeps a transfer's first failure, also one
     ** it recovered from (a reused connection that was gone): a message
@@ -481,10 +480,8 @@ size_t nb_xfer_header(char *data, size_t size, size_t nmemb, void *ud) {
     }
     return n;
   }
-  if (len == 0) {
-    x->in_head = 0;
+  if (len == 0)
     return n;
-  }
   if (x->hdrs.len + len + 2 > NB_HEADERS_MAX) {
     fail(x, "toobig", "the response's header and trailer lines are "
          "larger than 1 MiB");

@@ -52,7 +52,6 @@ typedef struct xfer {
   char redir[256];           /* to these protocols (CURLOPT_REDIR_...) */
   int max_redirects;
   int status;                /* the last status line's code */
-  int in_head;               /* between a status line and its blank line */
   char clen[24];             /* this response's Content-Length, or "" */
   unsigned long allocfails;  /* nb_allocfails() when the transfer began */
   int decode;                /* decode gzip and deflate (compressed) */
