@@ -110,12 +110,30 @@ function T.hostcmd()
   return shquote(T.host)
 end
 
--- a TCP (or "udp") port nobody listens on now, on 127.0.0.1 or ::1
-function T.free_port(proto, host)
-  local p = io.popen(string.format(
-    "python3 -c 'import socket,sys; s=socket.socket(socket.AF_INET6 if %q==\"::1\" else socket.AF_INET, socket.SOCK_%s); s.bind((%q,0)); print(s.getsockname()[1])'",
-    host or "127.0.0.1", proto == "udp" and "DGRAM" or "STREAM",
-    host or "127.0.0.1"))
+-- a port nobody uses now on 127.0.0.1 or ::1, for TCP (or "udp"): free
+-- for both TCP and UDP on every address of the family (a DNS server
+-- listens on both, on 127.0.0.1 and 127.0.0.2), and below the kernel's
+-- ephemeral range (32768 and up), so no outgoing connection of another
+-- program takes it before the test's server binds it
+function T.free_port(_, host)
+  local p = io.popen(string.format([[python3 -c '
+import random, socket
+fam = socket.AF_INET6 if %q == "::1" else socket.AF_INET
+for _ in range(1000):
+    port = random.randint(20000, 32767)
+    socks = []
+    try:
+        for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+            s = socket.socket(fam, kind)
+            socks.append(s)
+            s.bind(("", port))
+        print(port)
+        break
+    except OSError:
+        pass
+    finally:
+        for s in socks: s.close()
+']], host or "127.0.0.1"))
   local port = tonumber(p:read("l"))
   p:close()
   return assert(port, "no free port")
