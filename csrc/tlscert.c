@@ -4,8 +4,8 @@
 ** self-signed X.509 certificate for it with OpenSSL's API (no X.509 is
 ** written by hand), and returns both as PEM text with the certificate's
 ** SHA-256 fingerprint (as `openssl x509 -fingerprint -sha256` prints it)
-** and the pin of its public key ("sha256/BASE64", the `pin` option's
-** form). certificate() reads the same facts from a PEM certificate.
+** and the pin of its public key ("sha256//BASE64", the `pin` option's
+** form, as tlsinfo gives it). certificate() reads the same facts from a PEM certificate.
 **
 ** Every OpenSSL object lives in a box (a userdata with __gc) made before
 ** the first one is taken, so an error raised half way (a string that
@@ -154,19 +154,19 @@ static int addext(X509 *x, int nid, const char *value) {
   return ok ? 0 : -1;
 }
 
-/* an ASN1_TIME as "2026-12-03 05:54:20 UTC" in out (at least 32 bytes) */
+/* an ASN1_TIME as "2026-12-03T05:54:20Z" (UTC, as tlsinfo gives it) */
 static void timetext(const ASN1_TIME *t, char *out, size_t size) {
   struct tm tm;
   if (t == NULL || !ASN1_TIME_to_tm(t, &tm)) {
     snprintf(out, size, "?");
     return;
   }
-  strftime(out, size, "%Y-%m-%d %H:%M:%S UTC", &tm);
+  strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 /*
 ** The facts of certificate `x` into the table on top: sha256 (the
-** fingerprint, "AB:CD:..." as openssl prints it), pin ("sha256/BASE64"
+** fingerprint, "AB:CD:..." as openssl prints it), pin ("sha256//BASE64"
 ** of the DER SubjectPublicKeyInfo, as curl's --pinnedpubkey),
 ** not_before and not_after. 0 on success, -1 if OpenSSL failed.
 */
@@ -188,7 +188,7 @@ static int pushfacts(lua_State *L, X509 *x) {
   EVP_EncodeBlock((unsigned char *)b64, md, (int)mdlen);
   lua_pushstring(L, hex);
   lua_setfield(L, -2, "sha256");
-  lua_pushfstring(L, "sha256/%s", b64);
+  lua_pushfstring(L, "sha256//%s", b64);
   lua_setfield(L, -2, "pin");
   timetext(X509_get0_notBefore(x), when, sizeof when);
   lua_pushstring(L, when);

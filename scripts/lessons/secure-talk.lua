@@ -18,9 +18,9 @@
 --   $ netbasics secure-talk server 127.0.0.1 9443
 --   Starting server.
 --   ...
---   To talk to me: netbasics secure-talk client 127.0.0.1 9443 sha256/...
+--   To talk to me: netbasics secure-talk client 127.0.0.1 9443 sha256//...
 --
---   $ netbasics secure-talk client 127.0.0.1 9443 sha256/... Hello there
+--   $ netbasics secure-talk client 127.0.0.1 9443 sha256//... Hello there
 --
 -- Without a fingerprint the client asks this computer's certificate
 -- authorities, as a browser does; none of them signed the throwaway
@@ -45,12 +45,12 @@ local HELP = [[
   client  connects to HOST PORT over TLS, says who the certificate names
           and who vouches for it, sends MESSAGE (the arguments joined by
           spaces, else standard input) and prints what comes back
-  FINGERPRINT is what the server printed: its pin (sha256/BASE64) or its
+  FINGERPRINT is what the server printed: its pin (sha256//BASE64) or its
           SHA-256 fingerprint (AB:CD:...); without it the certificate
           must be signed by an authority this computer trusts
 
 example: netbasics secure-talk server 127.0.0.1 9443
-         netbasics secure-talk client 127.0.0.1 9443 sha256/... Hello there
+         netbasics secure-talk client 127.0.0.1 9443 sha256//... Hello there
 ]]
 
 local function usage_error(why)
@@ -200,7 +200,7 @@ local function explain(info, fingerprint)
   print("The certificate says the server is " .. who(c.subject)
     .. (#names > 0 and (" (names: " .. table.concat(names, ", ") .. ")")
         or "") .. ".")
-  if c.issuer == c.subject then
+  if c.self_signed then
     print("It vouches for itself: it is self-signed, nobody else signed it.")
   else
     print("It is vouched for (signed) by " .. who(c.issuer) .. ".")
@@ -302,10 +302,10 @@ elseif mode == "client" then
   if not checkport(port, false) then
     usage_error("port " .. shown(port) .. " is not a number 1..65535")
   end
-  if fingerprint and not (fingerprint:match("^sha256/[%w+/]+=*$")
+  if fingerprint and not (fingerprint:match("^sha256//?[%w+/]+=*$")
       or fingerprint:match("^%x%x" .. (":%x%x"):rep(31) .. "$")) then
     usage_error("'" .. shown(fingerprint) .. "' is not a fingerprint "
-      .. "(sha256/BASE64 or AB:CD:...)")
+      .. "(sha256//BASE64 or AB:CD:...)")
   end
   client(host, checkport(port, false), fingerprint,
     arg[5] and table.concat(arg, " ", 5) .. "\n")
