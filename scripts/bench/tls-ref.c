@@ -4,10 +4,13 @@
 ** the cipher TLS_AES_256_GCM_SHA384 (AES-256-GCM); the server's
 ** certificate is ECDSA P-256; clients check it against CAFILE and the
 ** address 127.0.0.1, as every other client of the bench does.
-**   bulk-recv PORT CERT KEY   accepts one client, reads until its
-**                             close_notify; prints "SECONDS BYTES CIPHER"
-**   bulk-send PORT N CAFILE   sends N bytes in 64 KiB writes, then
-**                             close_notify
+**   bulk-recv PORT CERT KEY N  accepts one client, reads N bytes, says
+**                             "k"; prints "SECONDS BYTES CIPHER"
+**   bulk-send PORT N CAFILE   sends N bytes in 64 KiB writes, waits for
+**                             the "k", then close_notify
+** (the "k": a client that closes with bytes unread, such as TLS 1.3's
+** session tickets, makes its kernel reset the connection, and the
+** server would lose the end of what it was sent)
 **   hs-server PORT CERT KEY   full handshakes for any number of clients,
 **                             one after the other, until killed
 **   hs-client PORT N CAFILE   N full handshakes in a row (no session
@@ -113,7 +116,8 @@ static void tls_close(SSL *ssl) {
 }
 
 /* ---- bulk --------------------------------------------------------- */
-static void bulk_recv(int port, const char *cert, const char *key) {
+static void bulk_recv(int port, const char *cert, const char *key,
+                      long long n) {
   SSL_CTX *ctx = server_ctx(cert, key);
   static char buf[CHUNK];
   int l = listen_on(port), c;
@@ -127,15 +131,14 @@ static void bulk_recv(int port, const char *cert, const char *key) {
   ssl = SSL_new(ctx);
   SSL_set_fd(ssl, c);
   if (SSL_accept(ssl) != 1) ssldie("SSL_accept");
-  for (;;) {
+  while (total < n) {
     int r = SSL_read(ssl, buf, sizeof buf);
-    if (r <= 0) {
-      if (SSL_get_error(ssl, r) == SSL_ERROR_ZERO_RETURN) break;
-      ssldie("SSL_read");
-    }
+    if (r <= 0) ssldie("SSL_read");
     total += r;
   }
   printf("%.6f %lld %s\n", now() - t0, total, SSL_get_cipher_name(ssl));
+  if (SSL_write(ssl, "k", 1) != 1) ssldie("SSL_write");
+  while (SSL_read(ssl, buf, sizeof buf) > 0) {}
   tls_close(ssl);
   SSL_CTX_free(ctx);
 }
@@ -149,6 +152,7 @@ static void bulk_send(int port, long long n, const char *cafile) {
   for (i = 0; i < n / CHUNK; i++)
     if (SSL_write(ssl, chunk, sizeof chunk) != (int)sizeof chunk)
       ssldie("SSL_write");
+  if (SSL_read(ssl, chunk, 1) != 1) ssldie("SSL_read");
   tls_close(ssl);
   SSL_CTX_free(ctx);
 }
@@ -389,8 +393,8 @@ static void load(int port, int conns, double secs, const char *cafile) {
 
 int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
-  if (argc >= 5 && strcmp(argv[1], "bulk-recv") == 0) {
-    bulk_recv(atoi(argv[2]), argv[3], argv[4]);
+  if (argc >= 6 && strcmp(argv[1], "bulk-recv") == 0) {
+    bulk_recv(atoi(argv[2]), argv[3], argv[4], atoll(argv[5]));
   } else if (argc >= 5 && strcmp(argv[1], "bulk-send") == 0) {
     bulk_send(atoi(argv[2]), atoll(argv[3]), argv[4]);
   } else if (argc >= 5 && strcmp(argv[1], "hs-server") == 0) {
@@ -402,7 +406,7 @@ int main(int argc, char **argv) {
   } else if (argc >= 6 && strcmp(argv[1], "load") == 0) {
     load(atoi(argv[2]), atoi(argv[3]), atof(argv[4]), argv[5]);
   } else {
-    fprintf(stderr, "usage: tls-ref bulk-recv PORT CERT KEY | bulk-send "
+    fprintf(stderr, "usage: tls-ref bulk-recv PORT CERT KEY N | bulk-send "
             "PORT N CAFILE | hs-server PORT CERT KEY | hs-client PORT N "
             "CAFILE | server PORT CERT KEY | load PORT CONNS SECS "
             "CAFILE\n");
