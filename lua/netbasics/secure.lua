@@ -101,11 +101,8 @@ return function(M, core)
   local listeners = setmetatable({}, { __mode = "k" })  -- s -> ctx
 
   -- the client's side on a connected socket: attach, then the handshake
-  local function client(s, o, name, deadline)
-    local ctx, err, code = context(o, false)
-    if not ctx then return nil, err, code end
-    local ok
-    ok, err, code = tls().attach(s, ctx, false, o.servername or name)
+  local function client(s, ctx, o, name, deadline)
+    local ok, err, code = tls().attach(s, ctx, false, o.servername or name)
     if not ok then return nil, err, code end
     return tls().handshake(s, deadline)
   end
@@ -132,12 +129,17 @@ return function(M, core)
       error("bad argument #3 to 'connect' (tls option 'server' is for "
         .. "starttls)", 2)
     end
-    local s, err, code = plainconnect(host, port, timeout)
+    local ctx, err, code
+    if o then  -- the files are read before any connection is made
+      ctx, err, code = context(o, false)
+      if not ctx then return nil, err, code end
+    end
+    local s
+    s, err, code = plainconnect(host, port, timeout)
     if not s or not o then return s, err, code end
-    local name = o.servername or host
     if not M.isip(host) then hostnames[s] = host end
     local ok
-    ok, err, code = client(s, o, name, timeout and core.now() + timeout
+    ok, err, code = client(s, ctx, o, host, timeout and core.now() + timeout
       or -1)
     if not ok then
       s:close()
@@ -217,7 +219,10 @@ return function(M, core)
       name, err, code = s:getpeername()
       if not name then return nil, err, code end
     end
-    return client(s, o, name)
+    local ctx
+    ctx, err, code = context(o, false)
+    if not ctx then return nil, err, code end
+    return client(s, ctx, o, name)
   end
 
   -- s:tlsinfo(): nil for a plain socket; finishes a handshake not done

@@ -16,7 +16,7 @@
 --   pki.untrusted     signed by another CA ("CN=netbasics other CA"),
 --                     which is pki.other (not trusted by pki.ca)
 --   pki.client        a client certificate (CN=netbasics client), by the CA
---   pki.locked        pki.good's certificate with its key encrypted
+--   pki.locked        pki.client's certificate with its key encrypted
 --                     (password pki.password)
 --   pki.dir           the folder
 -- Each entry also has `.chain`: its certificate followed by its issuer's.
@@ -151,11 +151,11 @@ function CA.get()
     q(here), q(ss.cert)))
   ss.chain, ss.pin = ss.cert, pin(ss.cert)
   p.selfsigned = ss
-  -- the good certificate with its key under a password
-  local locked = { cert = p.good.cert, chain = p.good.chain,
-                   pin = p.good.pin, key = d .. "/locked.key" }
+  -- the client certificate with its key under a password
+  local locked = { cert = p.client.cert, chain = p.client.chain,
+                   pin = p.client.pin, key = d .. "/locked.key" }
   sh(string.format("openssl pkey -in %s -aes256 -passout pass:%s -out %s",
-    q(p.good.key), q(p.password), q(locked.key)))
+    q(p.client.key), q(p.password), q(locked.key)))
   p.locked = locked
   made = p
   return p
