@@ -12,6 +12,8 @@ LUA_INC   ?= $(shell $(PKG_CONFIG) --cflags $(LUA_PC))
 CURL_INC  ?= $(shell $(PKG_CONFIG) --cflags libcurl)
 CURL_LIBS ?= $(shell $(PKG_CONFIG) --libs libcurl)
 CARES_INC ?= $(shell $(PKG_CONFIG) --cflags libcares)
+SSL_INC   ?= $(shell $(PKG_CONFIG) --cflags openssl)
+SSL_LIBS  ?= $(shell $(PKG_CONFIG) --libs openssl)
 CARES_LIBS ?= $(shell $(PKG_CONFIG) --libs libcares)
 READLINE_INC ?=
 READLINE_LIBS ?= -lreadline
@@ -42,20 +44,23 @@ CORE_SRC  = csrc/core.c csrc/common.c csrc/octet.c csrc/validate.c csrc/socket.c
             csrc/sockaddr.c csrc/sockio.c csrc/ports.c csrc/resolve.c \
             csrc/dnsrun.c csrc/dnsmsg.c csrc/loop.c
 FETCH_SRC = csrc/common.c csrc/fetch.c csrc/fetchcheck.c csrc/transfer.c
+TLS_SRC   = csrc/common.c csrc/tls.c
 HOST_SRC  = csrc/host.c
 LUA_SRC   = lua/netbasics/init.lua lua/netbasics/socket.lua \
             lua/netbasics/resolve.lua lua/netbasics/fetch.lua \
-            lua/netbasics/sched.lua
+            lua/netbasics/sched.lua lua/netbasics/secure.lua
 HEADERS   = csrc/netbasics.h csrc/dnsmsg.h csrc/dnsrun.h csrc/socket.h \
             csrc/loop.h csrc/transfer.h
 
 B         = build
 CORE_OBJ  = $(CORE_SRC:csrc/%.c=$(B)/obj/%.o)
 FETCH_OBJ = $(FETCH_SRC:csrc/%.c=$(B)/obj/%.o)
+TLS_OBJ   = $(TLS_SRC:csrc/%.c=$(B)/obj/%.o)
 HOST_OBJ  = $(HOST_SRC:csrc/%.c=$(B)/obj/%.o) $(B)/obj/lua_embed.o
 
 .PHONY: all deps demo test check clean bench install uninstall FORCE
-all: $(B)/lib/netbasics/core.so $(B)/lib/netbasics/curl.so $(B)/bin/netbasics
+all: $(B)/lib/netbasics/core.so $(B)/lib/netbasics/curl.so \
+     $(B)/lib/netbasics/tls.so $(B)/bin/netbasics
 
 $(B)/obj/%.o: csrc/%.c $(HEADERS) | $(B)/obj
 	$(CC) $(ALL_CFLAGS) $(CURL_INC) -c $< -o $@
@@ -81,6 +86,13 @@ $(B)/lib/netbasics/core.so: $(CORE_OBJ) | $(B)/lib/netbasics
 # required on the first fetch or download
 $(B)/lib/netbasics/curl.so: $(FETCH_OBJ) | $(B)/lib/netbasics
 	$(CC) -shared $(LDFLAGS) -o $@ $(FETCH_OBJ) $(CURL_LIBS)
+
+# netbasics.tls (TLS sockets): OpenSSL is slow to load too, so it is its
+# own module, required on the first TLS call; core.so does not link it
+$(B)/obj/tls.o: csrc/tls.c $(HEADERS) | $(B)/obj
+	$(CC) $(ALL_CFLAGS) $(SSL_INC) -c $< -o $@
+$(B)/lib/netbasics/tls.so: $(TLS_OBJ) | $(B)/lib/netbasics
+	$(CC) -shared $(LDFLAGS) -o $@ $(TLS_OBJ) $(SSL_LIBS)
 
 $(B)/bin/netbasics: $(HOST_OBJ) $(CORE_OBJ) | $(B)/bin
 	$(CC) $(LDFLAGS) -Wl,-E -o $@ $(HOST_OBJ) $(CORE_OBJ) \
@@ -133,6 +145,7 @@ install: all
 	$(INSTALL) -d $(I_DIRS)
 	$(INSTALL) -m 755 $(B)/bin/netbasics $(DESTDIR)$(BINDIR)/netbasics
 	$(INSTALL) -m 755 $(B)/lib/netbasics/core.so $(B)/lib/netbasics/curl.so \
+	  $(B)/lib/netbasics/tls.so \
 	  $(DESTDIR)$(LIBDIR)/netbasics/
 	@set -e; for f in $(LUA_SRC:lua/%=%); do \
 	  echo "$(INSTALL) -m 644 lua/$$f $(DESTDIR)$(LUADIR)/$$f"; \
@@ -147,6 +160,7 @@ install: all
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/netbasics \
 	  $(DESTDIR)$(LIBDIR)/netbasics/core.so $(DESTDIR)$(LIBDIR)/netbasics/curl.so \
+	  $(DESTDIR)$(LIBDIR)/netbasics/tls.so \
 	  $(I_LUA) $(I_LESSONS) $(I_DOCS) \
 	  $(MANPAGES:docs/%=$(DESTDIR)$(MANDIR)/%)
 	@for d in $(DESTDIR)$(LIBDIR)/netbasics $(DESTDIR)$(LUADIR)/netbasics \

@@ -427,12 +427,13 @@ int nb_task_waitfd(lua_State *L, nb_task *t, int fd, short events,
                    double deadline) {
   double dl;
   int hfd, r;
+  short hev;
   if (deadline == 0) return ETIMEDOUT;   /* settimeout(0): never wait */
   if (t->expired) return ETIMEDOUT;
-  if (nb_flush_held(t, &hfd) == EAGAIN) {
+  if (nb_flush_held(t, &hfd, &hev) == EAGAIN) {
     /* its held-back output first (sockio.c); then the call again */
     fd = hfd;
-    events = POLLOUT;
+    events = hev;
   }
   if (!t->resuming) t->opdl = deadline;
   dl = earliest(t->opdl, t->limit);
@@ -446,8 +447,10 @@ int nb_task_waitfd(lua_State *L, nb_task *t, int fd, short events,
 int nb_task_park(lua_State *L, nb_task *t, const struct pollfd *p, int n,
                  double deadline, lua_KContext ctx, lua_KFunction k) {
   int i, hfd, r = 0;
+  short hev;
   if (!lua_isyieldable(L)) return 0;
-  if (nb_flush_held(t, &hfd) == EAGAIN) r = fd_wait(t, hfd, D_WRITE);
+  if (nb_flush_held(t, &hfd, &hev) == EAGAIN)
+    r = fd_wait(t, hfd, (hev & POLLOUT) ? D_WRITE : D_READ);
   for (i = 0; i < n && r == 0; i++) {
     if (p[i].events & POLLIN) r = fd_wait(t, p[i].fd, D_READ);
     if (r == 0 && (p[i].events & POLLOUT)) r = fd_wait(t, p[i].fd, D_WRITE);
@@ -814,8 +817,9 @@ static int net_sleep(lua_State *L) {
   until = now() + s;
   if (t != NULL && lua_isyieldable(L)) {
     int hfd;
-    if (nb_flush_held(t, &hfd) == EAGAIN)
-      nb_task_waitfd(L, t, hfd, POLLOUT, -1);  /* then sleep again */
+    short hev;
+    if (nb_flush_held(t, &hfd, &hev) == EAGAIN)
+      nb_task_waitfd(L, t, hfd, hev, -1);  /* then sleep again */
     double dl = earliest(until, t->limit);
     t->opdl = until;
     t->op = NULL;
@@ -906,8 +910,9 @@ static int task_join(lua_State *L) {
   if (me == t) return luaL_error(L, "join: a task cannot join itself");
   if (me != NULL && lua_isyieldable(L)) {
     int hfd;
-    if (nb_flush_held(me, &hfd) == EAGAIN)
-      nb_task_waitfd(L, me, hfd, POLLOUT, -1);  /* then join again */
+    short hev;
+    if (nb_flush_held(me, &hfd, &hev) == EAGAIN)
+      nb_task_waitfd(L, me, hfd, hev, -1);  /* then join again */
     me->nextjoin = t->joiners;
     t->joiners = me;
     me->joining = t;

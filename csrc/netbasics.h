@@ -157,5 +157,6 @@ void nb_open_resolve(lua_State *L);
 
 NB_EXPORT int luaopen_netbasics_core(lua_State *L);
 NB_EXPORT int luaopen_netbasics_curl(lua_State *L);
+NB_EXPORT int luaopen_netbasics_tls(lua_State *L);
 
 #endif

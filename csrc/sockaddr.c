@@ -110,6 +110,14 @@ int nb_peertext(const nb_sock *s, char *ep, size_t size) {
 /* nil, "<op> to|from <peer>: <error>", code */
 int nb_sockfail(lua_State *L, nb_sock *s, const char *op, int e) {
   char text[128], ep[64];
+  if (e == NB_ELAYER) {  /* the layer's own words (a TLS failure) */
+    const char *code = s->lops != NULL ? s->lops->code(s) : "failed";
+    const char *msg = s->lops != NULL ? s->lops->msg(s) : "layer failed";
+    if (nb_peertext(s, ep, sizeof ep))
+      return nb_fail(L, code, "%s %s %s: %s", op,
+                     strncmp(op, "recv", 4) == 0 ? "from" : "to", ep, msg);
+    return nb_fail(L, code, "%s: %s", op, msg);
+  }
   nb_errtext(e, text, sizeof text);
   if (nb_peertext(s, ep, sizeof ep))
     return nb_fail(L, nb_errcode(e), "%s %s %s: %s", op,

@@ -100,19 +100,48 @@ nb_sock *nb_newsock(lua_State *L, int family, int type) {
 */
 #define NB_LINGER_MAX 10.0
 
-static void flush_linger(nb_sock *s) {
+/* when releasing s stops waiting for the kernel */
+static double linger_deadline(const nb_sock *s) {
   double limit = s->timeout >= 0 && s->timeout < NB_LINGER_MAX
                  ? s->timeout : NB_LINGER_MAX;
-  double deadline = nb_now() + limit;
-  while (nb_flush_now(s) == EAGAIN) {
-    struct pollfd p;
-    double left = deadline - nb_now();
-    if (left <= 0) break;
-    p.fd = s->fd;
-    p.events = POLLOUT;
-    p.revents = 0;
-    if (poll(&p, 1, (int)(left * 1000) + 1) < 0 && errno != EINTR) break;
+  return nb_now() + limit;
+}
+
+/* wait, blocking, until s's descriptor is ready for `events`: 0, or -1
+** once the deadline passed or poll() failed */
+static int linger_wait(const nb_sock *s, short events, double deadline) {
+  struct pollfd p;
+  double left = deadline - nb_now();
+  if (left <= 0) return -1;
+  p.fd = s->fd;
+  p.events = events;
+  p.revents = 0;
+  if (poll(&p, 1, (int)(left * 1000) + 1) < 0 && errno != EINTR) return -1;
+  return 0;
+}
+
+static void flush_linger(nb_sock *s) {
+  double deadline = linger_deadline(s);
+  short want;
+  while (nb_flush_now(s, &want) == EAGAIN
+         && linger_wait(s, want, deadline) == 0)
+    ;
+}
+
+/* a layer ends its stream (within the same bound), then goes: the
+** descriptor is plain again */
+static void layer_release(nb_sock *s) {
+  double deadline = linger_deadline(s);
+  for (;;) {
+    int e = 0;
+    short want = POLLIN;
+    if (s->lops->shutdown(s, &e, &want) == 0) break;
+    if (e == EINTR) continue;
+    if (e != EAGAIN || linger_wait(s, want, deadline) != 0) break;
   }
+  s->lops->release(s);
+  s->lops = NULL;
+  s->layer = NULL;
 }
 
 /*
@@ -142,6 +171,7 @@ void nb_sock_release(nb_sock *s) {
   if (s->fd >= 0 && s->wlen > s->wpos)
     flush_linger(s);  /* held output goes before the descriptor */
   nb_wbuf_free(s);
+  if (s->lops != NULL) layer_release(s);
   if (s->fd >= 0 && s->type == SOCK_STREAM) discard_input(s);
   if (s->fd >= 0) {
     nb_loop_forget(s->fd);  /* wakes a task waiting on it */
@@ -201,6 +231,12 @@ static int net_getaddrinfo(lua_State *L) {
   return 1;
 }
 
+/* a layer holds bytes a read takes with no syscall (the kernel may no
+** longer signal them) */
+static int layer_pending(const nb_sock *s) {
+  return s->lops != NULL && s->lops->pending(s) > 0;
+}
+
 /* the pollfd of the i-th entry of the list at `t`, or skip non-sockets */
 static int addpolls(lua_State *L, int t, struct pollfd *p, int k,
                     short events, int *dirty) {
@@ -219,7 +255,7 @@ static int addpolls(lua_State *L, int t, struct pollfd *p, int k,
     p[k].fd = s->fd;
     p[k].events = events;
     p[k].revents = 0;
-    if (events == POLLIN && s->rend > s->rpos) {
+    if (events == POLLIN && (s->rend > s->rpos || layer_pending(s))) {
       p[k].revents = POLLIN;  /* bytes already buffered */
       (*dirty)++;
     }
@@ -317,7 +353,7 @@ static int net_select(lua_State *L) {
       nb_sock *s;
       lua_geti(L, 1, i + 1);
       s = (nb_sock *)lua_touserdata(L, -1);
-      if (s->rend > s->rpos) p[i].revents |= POLLIN;
+      if (s->rend > s->rpos || layer_pending(s)) p[i].revents |= POLLIN;
       lua_pop(L, 1);
     }
   }
@@ -443,6 +479,21 @@ static int sock_shutdown(lua_State *L) {
     static const int hows[] = {SHUT_RD, SHUT_WR, SHUT_RDWR};
     how = hows[luaL_checkoption(L, 2, "both", names)];
   }
+  if (s->lops != NULL && how != SHUT_RD) {
+    /* the layer ends its stream first (a task waits on the loop) */
+    double deadline = nb_deadline_of(s);
+    for (;;) {
+      int e = 0;
+      short want = POLLIN;
+      if (s->lops->shutdown(s, &e, &want) == 0) break;
+      if (e == EINTR) {
+        nb_checkinterrupt(L);
+        continue;
+      }
+      if (e == EAGAIN) e = nb_waitfd(L, s->fd, want, deadline);
+      if (e != 0) return nb_sockfail(L, s, "shutdown", e);
+    }
+  }
   if (shutdown(s->fd, how) != 0)
     return nb_sockfail(L, s, "shutdown", errno);
   lua_pushboolean(L, 1);
@@ -557,8 +608,9 @@ static int sock_close(lua_State *L) {
     /* this task's answers held back (sockio.c) go first: in the task,
     ** wait (within the timeout) while the kernel is full */
     double deadline = nb_deadline_of(s);
-    while (nb_flush_now(s) == EAGAIN
-           && nb_waitfd(L, s->fd, POLLOUT, deadline) == 0)
+    short want;
+    while (nb_flush_now(s, &want) == EAGAIN
+           && nb_waitfd(L, s->fd, want, deadline) == 0)
       ;
   }
   nb_sock_release(s);
@@ -649,6 +701,8 @@ void nb_open_socket(lua_State *L) {
   lua_createtable(L, 0, sizeof sock_methods / sizeof sock_methods[0]);
   lua_pushvalue(L, -3);
   luaL_setfuncs(L, sock_methods, 1);
+  lua_pushvalue(L, -1);
+  lua_setfield(L, t, "_methods");  /* the Lua half adds some (secure.lua) */
   lua_setfield(L, -2, "__index");
   lua_pop(L, 1);                                  /* scratch */
   /* module functions */

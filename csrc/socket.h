@@ -9,6 +9,7 @@
 #define NB_SOCKET_H
 
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <netinet/in.h>
 
 #include "netbasics.h"
@@ -19,7 +20,38 @@
 #define NB_RECV_CHUNK (1 << 20)  /* most bytes one recv returns */
 #define NB_DGRAM_MAX  65535      /* recvfrom's default */
 
-typedef struct nb_sock {
+typedef struct nb_sock nb_sock;
+
+/*
+** A layer over a socket's descriptor (TLS, in netbasics.tls): the buffer
+** code of sockio.c reads and writes through it when s->lops != NULL, and
+** straight to the descriptor when it is NULL (the common case stays one
+** recv() or send(), no indirect call).
+** read: > 0 bytes, 0 clean end of stream; -1 with *e set: EAGAIN with
+** *want = POLLIN or POLLOUT (what the layer waits for: OpenSSL's
+** WANT_READ/WANT_WRITE), an errno, or NB_ELAYER (then msg() has words
+** and code() the error code, e.g. "tls" or "closed"). write: the same,
+** > 0 bytes taken. pending: bytes readable with no syscall (a socket with
+** some counts as readable to net.select and to the loop's shortcut).
+** shutdown: 0 done, -1 as read. release: frees the layer, the descriptor
+** untouched (close() tries a shutdown first, never waiting past the
+** socket's timeout).
+*/
+typedef struct nb_layer_ops {
+  const char *name;   /* "tls" */
+  ssize_t (*read)(nb_sock *s, char *p, size_t n, int *e, short *want);
+  ssize_t (*write)(nb_sock *s, const char *p, size_t n, int *e, short *want);
+  size_t (*pending)(const nb_sock *s);
+  int (*shutdown)(nb_sock *s, int *e, short *want);
+  void (*release)(nb_sock *s);
+  const char *(*msg)(const nb_sock *s);   /* the last NB_ELAYER failure */
+  const char *(*code)(const nb_sock *s);  /* its code: "tls", "closed",
+                                             "timeout" */
+} nb_layer_ops;
+
+#define NB_ELAYER (-1000)  /* not an errno: ask s->lops->msg and code */
+
+struct nb_sock {
   const char *tag;     /* marks our userdata (socket.c, nb_testsock) */
   int fd;              /* -1: closed */
   int family;          /* AF_INET or AF_INET6 */
@@ -36,7 +68,9 @@ typedef struct nb_sock {
   int werr;            /* an error sending held output, for the next send */
   struct sockaddr_in6 peer;  /* set by connect and accept, for messages
                                 after the peer is gone */
-} nb_sock;
+  const nb_layer_ops *lops;  /* a layer over fd (TLS), or NULL: plain */
+  void *layer;               /* ... its state */
+};
 
 /* the module's scratch area for recv and recvfrom (upvalue 1) */
 typedef struct nb_scratch {
@@ -90,13 +124,14 @@ void nb_rbuf_free(nb_sock *s);
 
 /* output held back (sockio.c): nb_flush_now gives what s holds to the
 ** kernel without waiting (0: all gone, or failed and kept in s->werr for
-** its next send; EAGAIN: the kernel is full); nb_flush_held does it for
-** the socket task t holds output for (0 if none), *fd its descriptor;
+** its next send; EAGAIN: the kernel is full, wait for *want: POLLOUT, or
+** what a layer waits for); nb_flush_held does it for the socket task t
+** holds output for (0 if none), *fd its descriptor, *events its *want;
 ** nb_unhold(t): t stops running (what the kernel does not take stays on
 ** the socket for its next call); nb_sock_holds: the running task holds
 ** output on s; nb_wbuf_free drops it */
-int nb_flush_now(nb_sock *s);
-int nb_flush_held(nb_task *t, int *fd);
+int nb_flush_now(nb_sock *s, short *want);
+int nb_flush_held(nb_task *t, int *fd, short *events);
 void nb_unhold(nb_task *t);
 int nb_sock_holds(lua_State *L, nb_sock *s);
 void nb_wbuf_free(nb_sock *s);

@@ -78,6 +78,43 @@ int nb_setblocking(int fd, int block) {
   return fcntl(fd, F_SETFL, fl);
 }
 
+/* ---------------------------------------------------------------------
+** The transport: the descriptor itself, or the layer over it (socket.h)
+**
+** One read or one write: >= 0 (a read's 0: end of stream), or -1 with *e
+** an errno (EAGAIN: wait for *want) or NB_ELAYER. Without a layer it is
+** the plain recv() or send().
+** ------------------------------------------------------------------ */
+
+static ssize_t io_read(nb_sock *s, char *p, size_t n, int *e,
+                       short *want) {
+  ssize_t r;
+  if (s->lops != NULL) return s->lops->read(s, p, n, e, want);
+  r = recv(s->fd, p, n, 0);
+  if (r < 0) {
+    *e = errno;
+    *want = POLLIN;
+  }
+  return r;
+}
+
+static ssize_t io_write(nb_sock *s, const char *p, size_t n, int *e,
+                        short *want) {
+  ssize_t r;
+  if (s->lops != NULL) return s->lops->write(s, p, n, e, want);
+  r = send(s->fd, p, n, MSG_NOSIGNAL);
+  if (r < 0) {
+    *e = errno;
+    *want = POLLOUT;
+  }
+  return r;
+}
+
+/* a layer holds bytes a read takes with no syscall */
+static int io_pending(const nb_sock *s) {
+  return s->lops != NULL && s->lops->pending(s) > 0;
+}
+
 void nb_rbuf_free(nb_sock *s) {
   free(s->rbuf);
   s->rbuf = NULL;
@@ -115,32 +152,35 @@ void nb_wbuf_free(nb_sock *s) {
   }
 }
 
-int nb_flush_now(nb_sock *s) {
+int nb_flush_now(nb_sock *s, short *want) {
+  *want = POLLOUT;
   while (s->wpos < s->wlen) {
-    ssize_t r = send(s->fd, s->wbuf + s->wpos, s->wlen - s->wpos,
-                     MSG_NOSIGNAL);
+    int e;
+    ssize_t r = io_write(s, s->wbuf + s->wpos, s->wlen - s->wpos, &e,
+                         want);
     if (r >= 0) {
       s->wpos += (size_t)r;
       continue;
     }
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN) return EAGAIN;
-    s->werr = errno;  /* the next send on it says so */
+    if (e == EINTR) continue;
+    if (e == EAGAIN) return EAGAIN;
+    s->werr = e;  /* the next send on it says so */
     break;
   }
   nb_wbuf_free(s);
   return 0;
 }
 
-int nb_flush_held(nb_task *t, int *fd) {
+int nb_flush_held(nb_task *t, int *fd, short *events) {
   if (held == NULL || holder != t) return 0;
   *fd = held->fd;
-  return nb_flush_now(held);
+  return nb_flush_now(held, events);
 }
 
 void nb_unhold(nb_task *t) {
+  short want;
   if (held == NULL || holder != t) return;
-  if (nb_flush_now(held) == EAGAIN) {
+  if (nb_flush_now(held, &want) == EAGAIN) {
     held = NULL;
     holder = NULL;
   }
@@ -149,9 +189,10 @@ void nb_unhold(nb_task *t) {
 /* give what s holds to the kernel, waiting (in a task) while it is full */
 static int flush_wait(lua_State *L, nb_sock *s, double deadline) {
   while (s->wlen > s->wpos) {
-    int e = nb_flush_now(s);
+    short want;
+    int e = nb_flush_now(s, &want);
     if (e != EAGAIN) break;
-    e = nb_waitfd(L, s->fd, POLLOUT, deadline);
+    e = nb_waitfd(L, s->fd, want, deadline);
     if (e != 0) return e;
   }
   if (s->werr != 0) {
@@ -284,25 +325,27 @@ static int sendloop(lua_State *L, nb_sock *s, const char *d, size_t n,
     *sent = n;
     return 0;
   }
+  if (n == 0 && s->lops != NULL) return 0;  /* a layer sends nothing */
   while (*sent < n || n == 0) {
-    ssize_t r = send(s->fd, d + *sent, n - *sent, MSG_NOSIGNAL);
+    int e;
+    short want;
+    ssize_t r = io_write(s, d + *sent, n - *sent, &e, &want);
     if (r >= 0) {
       *sent += (size_t)r;
       if (!all || n == 0) return 0;
       continue;
     }
-    if (errno == EINTR) {
+    if (e == EINTR) {
       nb_checkinterrupt(L);
       continue;
     }
-    if (errno == EAGAIN) {
-      int e;
+    if (e == EAGAIN) {
       nb_task_setprogress(t, base + *sent);
-      e = nb_waitfd(L, s->fd, POLLOUT, deadline);
+      e = nb_waitfd(L, s->fd, want, deadline);
       if (e != 0) return e;
       continue;
     }
-    return errno;
+    return e;
   }
   return 0;
 }
@@ -442,41 +485,54 @@ static int before_read(lua_State *L, nb_sock *s, double deadline,
     int e = flush_wait(L, s, deadline);
     if (e != 0 && e != EPIPE && e != ECONNRESET) return e;
   }
-  if (tasked && deadline != 0 && !nb_loop_readable(s->fd))
+  if (tasked && deadline != 0 && !nb_loop_readable(s->fd)
+      && !io_pending(s))
     return nb_waitfd(L, s->fd, POLLIN, deadline);
   return 0;
 }
 
 /* one recv() of up to `n` bytes into `p`, waiting per the timeout while
-** there is nothing: the count (0: end of stream) or -errno */
+** there is nothing: the count (0: end of stream), or -1 with *err (an
+** errno or NB_ELAYER). A short plain read emptied the kernel's buffer
+** (a layer may have left bytes there: never said of it). */
 static ssize_t recv_some(lua_State *L, nb_sock *s, char *p, size_t n,
-                         double deadline, int tasked) {
+                         double deadline, int tasked, int *err) {
   for (;;) {
-    ssize_t r = recv(s->fd, p, n, 0);
+    int e;
+    short want;
+    ssize_t r = io_read(s, p, n, &e, &want);
     if (r >= 0) {
-      if (tasked && r > 0 && (size_t)r < n) nb_loop_drained(s->fd);
+      if (tasked && r > 0 && (size_t)r < n && s->lops == NULL)
+        nb_loop_drained(s->fd);
       return r;
     }
-    if (errno == EINTR) {
+    if (e == EINTR) {
       nb_checkinterrupt(L);
       continue;
     }
-    if (errno == EAGAIN) {
-      int e = nb_waitfd(L, s->fd, POLLIN, deadline);
-      if (e != 0) return -e;
+    if (e == EAGAIN) {
+      e = nb_waitfd(L, s->fd, want, deadline);
+      if (e != 0) {
+        *err = e;
+        return -1;
+      }
       continue;
     }
-    return -errno;
+    *err = e;
+    return -1;
   }
 }
 
 /* before_read, then recv_some */
 static ssize_t readsome(lua_State *L, nb_sock *s, char *p, size_t n,
-                        double deadline) {
+                        double deadline, int *err) {
   int tasked = reads_in_task(L, s);
   int e = before_read(L, s, deadline, tasked);
-  if (e != 0) return -e;
-  return recv_some(L, s, p, n, deadline, tasked);
+  if (e != 0) {
+    *err = e;
+    return -1;
+  }
+  return recv_some(L, s, p, n, deadline, tasked, err);
 }
 
 /* s:recv([max=65536]) -> 1..max bytes, "" at end of stream */
@@ -502,8 +558,8 @@ int sock_recv(lua_State *L) {
   e = before_read(L, s, deadline, tasked);
   if (e != 0) return nb_sockfail(L, s, "recv", e);
   p = nb_scratch_get(L, want);  /* after a wait: the call was made again */
-  r = recv_some(L, s, p, want, deadline, tasked);
-  if (r < 0) return nb_sockfail(L, s, "recv", (int)-r);
+  r = recv_some(L, s, p, want, deadline, tasked, &e);
+  if (r < 0) return nb_sockfail(L, s, "recv", e);
   lua_pushlstring(L, p, (size_t)r);
   return 1;
 }
@@ -550,8 +606,8 @@ static int recvline_fresh(lua_State *L, nb_sock *s, size_t max,
   ssize_t r;
   if (e != 0) return nb_sockfail(L, s, "recvline", e);
   p = nb_scratch_get(L, want);  /* after a wait: the call was made again */
-  r = recv_some(L, s, p, want, deadline, tasked);
-  if (r < 0) return nb_sockfail(L, s, "recvline", (int)-r);
+  r = recv_some(L, s, p, want, deadline, tasked, &e);
+  if (r < 0) return nb_sockfail(L, s, "recvline", e);
   if (r == 0) return nb_closedfail(L, s, "recvline");
   nl = (char *)memchr(p, '\n', (size_t)r);
   if (nl != NULL) {
@@ -589,6 +645,7 @@ static int recvline_on(lua_State *L, nb_sock *s, lua_Integer max) {
   }
   for (;;) {
     ssize_t r;
+    int e;
     if (s->rend > s->rscan) {
       char *nl = (char *)memchr(s->rbuf + s->rscan, '\n',
                                 s->rend - s->rscan);
@@ -632,7 +689,7 @@ static int recvline_on(lua_State *L, nb_sock *s, lua_Integer max) {
       deadline = nb_deadline_of(s);
       timed = 1;
     }
-    r = readsome(L, s, s->rbuf + s->rend, s->rcap - s->rend, deadline);
+    r = readsome(L, s, s->rbuf + s->rend, s->rcap - s->rend, deadline, &e);
     if (r > 0) {
       s->rend += (size_t)r;
       continue;
@@ -646,7 +703,7 @@ static int recvline_on(lua_State *L, nb_sock *s, lua_Integer max) {
       return nb_closedfail(L, s, "recvline");
     }
     if (s->rend == s->rpos) nb_rbuf_free(s);
-    return nb_sockfail(L, s, "recvline", (int)-r);
+    return nb_sockfail(L, s, "recvline", e);
   }
 }
 

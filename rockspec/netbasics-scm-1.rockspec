@@ -37,13 +37,14 @@ dependencies = {
   "lua >= 5.4, < 5.5",
 }
 -- A missing header or library stops the build with LuaRocks' message naming
--- it and the CURL_DIR / CARES_DIR / READLINE_DIR variables. CURL is checked
+-- it and the CURL_DIR / CARES_DIR / OPENSSL_DIR / READLINE_DIR variables. CURL is checked
 -- by its library only: Debian and Ubuntu keep curl/curl.h in
 -- /usr/include/<multiarch>/, where LuaRocks 3.8 does not look (the compiler
 -- does), so a header check would refuse every Debian machine.
 external_dependencies = {
   CURL = { library = "curl" },
   CARES = { header = "ares.h", library = "cares" },
+  OPENSSL = { header = "openssl/ssl.h", library = "ssl" },
   READLINE = { header = "readline/readline.h", library = "readline" },
 }
 build = {
@@ -62,6 +63,8 @@ build = {
     CURL_LIBS = "-L$(CURL_LIBDIR) -lcurl",
     CARES_INC = "-I$(CARES_INCDIR)",
     CARES_LIBS = "-L$(CARES_LIBDIR) -lcares",
+    SSL_INC = "-I$(OPENSSL_INCDIR)",
+    SSL_LIBS = "-L$(OPENSSL_LIBDIR) -lssl -lcrypto",
     READLINE_INC = "-I$(READLINE_INCDIR)",
     READLINE_LIBS = "-L$(READLINE_LIBDIR) -lreadline",
     -- the sources: exactly the Makefile's lists (spec/build_spec.lua checks)
@@ -70,10 +73,11 @@ build = {
       .. "csrc/resolve.c csrc/dnsrun.c csrc/dnsmsg.c csrc/loop.c",
     FETCH_SRC = "csrc/common.c csrc/fetch.c csrc/fetchcheck.c "
       .. "csrc/transfer.c",
+    TLS_SRC = "csrc/common.c csrc/tls.c",
     HOST_SRC = "csrc/host.c",
     LUA_SRC = "lua/netbasics/init.lua lua/netbasics/socket.lua "
       .. "lua/netbasics/resolve.lua lua/netbasics/fetch.lua "
-      .. "lua/netbasics/sched.lua",
+      .. "lua/netbasics/sched.lua lua/netbasics/secure.lua",
     HEADERS = "csrc/netbasics.h csrc/dnsmsg.h csrc/dnsrun.h "
       .. "csrc/socket.h csrc/loop.h csrc/transfer.h",
   },
