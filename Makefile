@@ -44,7 +44,7 @@ CORE_SRC  = csrc/core.c csrc/common.c csrc/octet.c csrc/validate.c csrc/socket.c
             csrc/sockaddr.c csrc/sockio.c csrc/ports.c csrc/resolve.c \
             csrc/dnsrun.c csrc/dnsmsg.c csrc/loop.c
 FETCH_SRC = csrc/common.c csrc/fetch.c csrc/fetchcheck.c csrc/transfer.c
-TLS_SRC   = csrc/common.c csrc/tls.c
+TLS_SRC   = csrc/common.c csrc/tls.c csrc/tlscert.c
 HOST_SRC  = csrc/host.c
 LUA_SRC   = lua/netbasics/init.lua lua/netbasics/socket.lua \
             lua/netbasics/resolve.lua lua/netbasics/fetch.lua \
@@ -89,7 +89,7 @@ $(B)/lib/netbasics/curl.so: $(FETCH_OBJ) | $(B)/lib/netbasics
 
 # netbasics.tls (TLS sockets): OpenSSL is slow to load too, so it is its
 # own module, required on the first TLS call; core.so does not link it
-$(B)/obj/tls.o: csrc/tls.c $(HEADERS) | $(B)/obj
+$(B)/obj/tls.o $(B)/obj/tlscert.o: $(B)/obj/%.o: csrc/%.c $(HEADERS) | $(B)/obj
 	$(CC) $(ALL_CFLAGS) $(SSL_INC) -c $< -o $@
 $(B)/lib/netbasics/tls.so: $(TLS_OBJ) | $(B)/lib/netbasics
 	$(CC) -shared $(LDFLAGS) -o $@ $(TLS_OBJ) $(SSL_LIBS)

@@ -1121,5 +1121,6 @@ NB_EXPORT int luaopen_netbasics_tls(lua_State *L) {
   lua_setfield(L, -2, "__gc");
   lua_pop(L, 1);
   luaL_newlib(L, tls_funcs);
+  nb_open_tlscert(L);
   return 1;
 }

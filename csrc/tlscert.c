@@ -27,8 +27,6 @@
 
 #include "netbasics.h"
 
-void nb_open_tlscert(lua_State *L);
-
 #define CERTBOX_T "netbasics.certbox"
 
 /* a certificate lives at most this long (the CA/Browser Forum's cap) */

@@ -73,7 +73,7 @@ build = {
       .. "csrc/resolve.c csrc/dnsrun.c csrc/dnsmsg.c csrc/loop.c",
     FETCH_SRC = "csrc/common.c csrc/fetch.c csrc/fetchcheck.c "
       .. "csrc/transfer.c",
-    TLS_SRC = "csrc/common.c csrc/tls.c",
+    TLS_SRC = "csrc/common.c csrc/tls.c csrc/tlscert.c",
     HOST_SRC = "csrc/host.c",
     LUA_SRC = "lua/netbasics/init.lua lua/netbasics/socket.lua "
       .. "lua/netbasics/resolve.lua lua/netbasics/fetch.lua "

@@ -213,8 +213,12 @@ local function explain(info, fingerprint)
   print("It is valid from " .. shown(c.not_before) .. " until "
     .. shown(c.not_after) .. ".")
   print("Its SHA-256 fingerprint: " .. shown(c.sha256))
-  if fingerprint then
-    print("You gave that fingerprint: you vouch for it, so we trust it.")
+  if info.pinned then
+    print("Its key matches the pin you gave: you vouch for it, so we "
+      .. "trust it.")
+  elseif fingerprint then
+    print("It is the fingerprint you gave: you vouch for it, so we trust "
+      .. "it.")
   elseif info.verified then
     print("An authority this computer trusts vouches for it.")
   end
@@ -236,9 +240,9 @@ local function client(host, port, fingerprint, message)
   if not s then
     if code == "tls" and not fingerprint then
       fail(err .. "\nNobody this computer trusts vouches for this "
-        .. "certificate: anyone could have made it, a stranger in the "
+        .. "certificate: anyone could have made it,\na stranger in the "
         .. "middle too. If you know its fingerprint (the server prints "
-        .. "it), give it after the port.")
+        .. "it),\ngive it after the port.")
     elseif code == "tls" then
       fail(err .. "\nThe certificate is not the one you named: this may "
         .. "not be the server you think.")
