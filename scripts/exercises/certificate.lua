@@ -131,8 +131,8 @@ local chain = info.chain or {}
 if #chain == 0 then
   print("The server sent no certificate.")
 else
-  print(("The server sent %d certificate%s, its own first."):format(#chain,
-    #chain == 1 and "" or "s"))
+  print(#chain == 1 and "The server sent 1 certificate, its own."
+    or ("The server sent %d certificates, its own first."):format(#chain))
 end
 
 local now = os.date("!%Y-%m-%dT%H:%M:%SZ")
