@@ -48,7 +48,8 @@ TLS_SRC   = csrc/common.c csrc/tls.c csrc/tlscert.c
 HOST_SRC  = csrc/host.c
 LUA_SRC   = lua/netbasics/init.lua lua/netbasics/socket.lua \
             lua/netbasics/resolve.lua lua/netbasics/fetch.lua \
-            lua/netbasics/sched.lua lua/netbasics/secure.lua
+            lua/netbasics/sched.lua lua/netbasics/secure.lua \
+            lua/netbasics/lesson.lua
 HEADERS   = csrc/netbasics.h csrc/dnsmsg.h csrc/dnsrun.h csrc/socket.h \
             csrc/loop.h csrc/transfer.h
 
@@ -101,14 +102,18 @@ $(B)/bin/netbasics: $(HOST_OBJ) $(CORE_OBJ) | $(B)/bin
 $(B)/obj $(B)/gen $(B)/bin $(B)/lib/netbasics:
 	mkdir -p $@
 
+# scripts/deps installs one set of packages: tour (make, make demo), test
+# (make test adds the tests' peers), bench (make bench adds what it measures)
 deps:
-	@scripts/deps
+	@scripts/deps test && scripts/deps bench
 
-demo: deps
+demo:
+	@scripts/deps tour
 	@$(MAKE) --no-print-directory all
 	@scripts/demo
 
-test: deps
+test:
+	@scripts/deps test
 	@$(MAKE) --no-print-directory all fuzzers
 	@scripts/run-specs
 
@@ -118,7 +123,8 @@ check: all fuzzers
 # make bench: every benchmark, then scripts/bench/results/latest.md and
 # latest.svg; make bench QUICK=1: a first look in under a minute
 # (results/quick.*); PLACEMENT=one puts server and client on one CPU
-bench: deps
+bench:
+	@scripts/deps bench
 	@$(MAKE) --no-print-directory all
 	@scripts/bench/run $(if $(QUICK),--quick) $(if $(PLACEMENT),--placement $(PLACEMENT))
 
@@ -127,7 +133,10 @@ clean:
 
 # ---- install ---------------------------------------------------------------
 # make install [PREFIX=/usr/local] [DESTDIR=/tmp/stage]; make uninstall with
-# the same variables removes exactly what install put there
+# the same variables removes exactly what install put there, and the
+# folders install made that are empty then. Those are recorded in
+# DATADIR/installed-dirs (a folder that was there before is never listed,
+# so never removed).
 LESSONS   = $(wildcard scripts/lessons/*.lua)
 EXERCISES = $(wildcard scripts/exercises/*.lua)
 MANPAGES  = docs/netbasics.1
@@ -136,13 +145,19 @@ I_LUA     = $(LUA_SRC:lua/%=$(DESTDIR)$(LUADIR)/%)
 I_LESSONS = $(LESSONS:scripts/%=$(DESTDIR)$(DATADIR)/%) \
             $(EXERCISES:scripts/%=$(DESTDIR)$(DATADIR)/%)
 I_DOCS    = $(APIDOCS:docs/%=$(DESTDIR)$(DOCDIR)/%) $(DESTDIR)$(DOCDIR)/README.md
-I_DIRS    = $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/netbasics \
-            $(DESTDIR)$(LUADIR)/netbasics $(DESTDIR)$(DATADIR)/lessons \
-            $(DESTDIR)$(DATADIR)/exercises $(DESTDIR)$(MANDIR) \
-            $(DESTDIR)$(DOCDIR)/api
+I_FOLDERS = $(BINDIR) $(LIBDIR)/netbasics $(LUADIR)/netbasics \
+            $(DATADIR)/lessons $(DATADIR)/exercises $(MANDIR) $(DOCDIR)/api
+I_DIRS    = $(addprefix $(DESTDIR),$(I_FOLDERS))
+I_RECORD  = $(DESTDIR)$(DATADIR)/installed-dirs
 
 install: all
-	$(INSTALL) -d $(I_DIRS)
+	@set -e; new=; for d in $(I_FOLDERS); do \
+	  while [ "$$d" != / ] && [ ! -d "$(DESTDIR)$$d" ]; do \
+	    new="$$new $$d"; d=$$(dirname "$$d"); done; done; \
+	echo "$(INSTALL) -d $(I_DIRS)"; $(INSTALL) -d $(I_DIRS); \
+	{ cat "$(I_RECORD)" 2>/dev/null || true; printf '%s\n' $$new; } \
+	  | sed '/^$$/d' | sort -u >"$(I_RECORD).tmp"; \
+	mv -f "$(I_RECORD).tmp" "$(I_RECORD)"
 	$(INSTALL) -m 755 $(B)/bin/netbasics $(DESTDIR)$(BINDIR)/netbasics
 	$(INSTALL) -m 755 $(B)/lib/netbasics/core.so $(B)/lib/netbasics/curl.so \
 	  $(B)/lib/netbasics/tls.so \
@@ -163,9 +178,11 @@ uninstall:
 	  $(DESTDIR)$(LIBDIR)/netbasics/tls.so \
 	  $(I_LUA) $(I_LESSONS) $(I_DOCS) \
 	  $(MANPAGES:docs/%=$(DESTDIR)$(MANDIR)/%)
-	@for d in $(DESTDIR)$(LIBDIR)/netbasics $(DESTDIR)$(LUADIR)/netbasics \
+	@made=$$(sort -r "$(I_RECORD)" 2>/dev/null); rm -f "$(I_RECORD)"; \
+	for d in $(DESTDIR)$(LIBDIR)/netbasics $(DESTDIR)$(LUADIR)/netbasics \
 	  $(DESTDIR)$(DATADIR)/lessons $(DESTDIR)$(DATADIR)/exercises \
-	  $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR)/api $(DESTDIR)$(DOCDIR); do \
+	  $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR)/api $(DESTDIR)$(DOCDIR) \
+	  $$(for m in $$made; do echo "$(DESTDIR)$$m"; done); do \
 	  if [ -d "$$d" ]; then rmdir --ignore-fail-on-non-empty "$$d"; fi; done
 
 # ---- sanitizers and leaks -------------------------------------------------

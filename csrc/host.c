@@ -321,14 +321,71 @@ static void scripttitle(const char *path, char *out, size_t size) {
   fclose(f);
 }
 
+/* does the script declare its arguments with netbasics.lesson? */
+static int declares_usage(const char *path) {
+  char line[512];
+  int found = 0;
+  FILE *f = fopen(path, "r");
+  if (f == NULL) return 0;
+  while (!found && fgets(line, sizeof line, f))
+    found = strstr(line, "\"netbasics.lesson\"") != NULL;
+  fclose(f);
+  return found;
+}
+
+#define DESCRIBE_KEY "netbasics.describe"
+#define DESCRIBE_STEPS 10000000  /* instructions at most, to be safe */
+
+static void describe_stop(lua_State *L, lua_Debug *ar) {
+  (void)ar;
+  luaL_error(L, "no usage line");
+}
+
+/* the usage line a lesson declares with netbasics.lesson: the lesson runs
+** in a state of its own where the registry's DESCRIBE_KEY makes
+** lesson.args() stop at once with the line (before the lesson does
+** anything: its declaration comes first); "" when it declares none */
+static void scriptusage(const char *path, char *out, size_t size) {
+  lua_State *L;
+  out[0] = '\0';
+  if (!declares_usage(path) || (L = luaL_newstate()) == NULL) return;
+  luaL_openlibs(L);
+  setup_modules(L);
+  lua_pushboolean(L, 1);
+  lua_setfield(L, LUA_REGISTRYINDEX, DESCRIBE_KEY);
+  lua_createtable(L, 0, 1);
+  lua_pushstring(L, path);
+  lua_rawseti(L, -2, 0);
+  lua_setglobal(L, "arg");
+  lua_getglobal(L, "os");  /* a stray os.exit must not end --list */
+  lua_pushnil(L);
+  lua_setfield(L, -2, "exit");
+  lua_pop(L, 1);
+  lua_sethook(L, describe_stop, LUA_MASKCOUNT, DESCRIBE_STEPS);
+  if (luaL_loadfile(L, path) == LUA_OK && lua_pcall(L, 0, 0, 0) != LUA_OK
+      && lua_istable(L, -1)
+      && lua_getfield(L, -1, DESCRIBE_KEY) == LUA_TSTRING) {
+    const char *u = lua_tostring(L, -1);
+    if (strncmp(u, PROGNAME " ", sizeof PROGNAME) == 0)
+      u += sizeof PROGNAME;  /* the lesson's name and its arguments */
+    snprintf(out, size, "%s", u);
+  }
+  lua_close(L);
+}
+
 static int cmpstr(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* --list: every lesson and exercise, one line each; a name found in an
-** earlier root hides the same name in a later one */
+/* --list: every lesson and exercise, one line each, its name and
+** arguments then its title (a long usage puts the title on a line of
+** its own); a name found in an earlier root hides the same name in a
+** later one */
+#define LIST_COLUMN 40  /* the widest usage that keeps its title beside it */
+
 static int listlessons(void) {
   char root[PATH_MAX], dir[PATH_MAX + 16], path[PATH_MAX * 2], title[200];
+  static char usage[512][256];
   int k, i, r, found = 0;
   for (k = 0; kinds[k]; k++) {
     char *names[512];
@@ -361,8 +418,16 @@ static int listlessons(void) {
       closedir(d);
     }
     qsort(names, n, sizeof names[0], cmpstr);
-    for (j = 0; j < n; j++)  /* one column for the titles */
-      if ((int)strlen(names[j]) > width) width = (int)strlen(names[j]);
+    for (j = 0; j < n; j++) {  /* the usages, and one column for titles */
+      const char *name = names[j];
+      int len;
+      snprintf(path, sizeof path, "%s/%s.lua", name + strlen(name) + 1,
+               name);
+      scriptusage(path, usage[j], sizeof usage[j]);
+      if (usage[j][0] == '\0') snprintf(usage[j], sizeof usage[j], "%s", name);
+      len = (int)strlen(usage[j]);
+      if (len > width && len <= LIST_COLUMN) width = len;
+    }
     if (n > 0)
       printf("%s%s:\n", found ? "\n" : "", k == 0 ? "Lessons" : "Exercises");
     for (j = 0; j < n; j++) {
@@ -370,7 +435,10 @@ static int listlessons(void) {
       const char *where = name + strlen(name) + 1;
       snprintf(path, sizeof path, "%s/%s.lua", where, name);
       scripttitle(path, title, sizeof title);
-      printf("  %-*s  %s\n", width, name, title);
+      if ((int)strlen(usage[j]) > width)
+        printf("  %s\n  %-*s  %s\n", usage[j], width, "", title);
+      else
+        printf("  %-*s  %s\n", width, usage[j], title);
       free(names[j]);
     }
     found += n;
@@ -763,6 +831,18 @@ static int pmain(lua_State *L) {
       return 0;
     }
   }
+  if (scriptpath != NULL && script + 1 < argc
+      && (strcmp(argv[script + 1], "--help") == 0
+          || strcmp(argv[script + 1], "-h") == 0)
+      && !declares_usage(scriptpath)) {
+    /* a lesson that declares no arguments (netbasics.lesson does the
+    ** rest): its name and title */
+    char title[200];
+    scripttitle(scriptpath, title, sizeof title);
+    printf("usage: %s %s [args]\n%s%s", progname, argv[script], title,
+           title[0] ? "\n" : "");
+    return 0;
+  }
   createargtable(L, argv, argc, script, scriptpath);
   if (!(args & has_E) && handle_luainit(L) != LUA_OK) goto fail;
   if (!runargs(L, argv, script)) goto fail;
@@ -778,6 +858,9 @@ static int pmain(lua_State *L) {
       setnet(L);
       doREPL(L);
     } else {
+      /* Lua piped in is what a person would type at the prompt: the
+      ** same `net` (a script file or `-` gets none, as in lua) */
+      setnet(L);
       if (handle_script(L, "-") != LUA_OK) goto fail;
     }
   }

@@ -77,7 +77,8 @@ build = {
     HOST_SRC = "csrc/host.c",
     LUA_SRC = "lua/netbasics/init.lua lua/netbasics/socket.lua "
       .. "lua/netbasics/resolve.lua lua/netbasics/fetch.lua "
-      .. "lua/netbasics/sched.lua lua/netbasics/secure.lua",
+      .. "lua/netbasics/sched.lua lua/netbasics/secure.lua "
+      .. "lua/netbasics/lesson.lua",
     HEADERS = "csrc/netbasics.h csrc/dnsmsg.h csrc/dnsrun.h "
       .. "csrc/socket.h csrc/loop.h csrc/transfer.h",
   },

@@ -149,3 +149,49 @@ describe("the host's lesson folder", function()
     assert.not_equal(a:match("^%d+"), b:match("^%d+"))
   end)
 end)
+
+describe("scripts/deps", function()
+  local function set(name)
+    local r = T.run("scripts/deps --print " .. name)
+    assert.equal(0, r.code, r.err)
+    local s, list = {}, {}
+    for p in r.out:gmatch("[^\n]+") do s[p], list[#list + 1] = true, p end
+    return s, list
+  end
+
+  it("installs for make demo only what building and the tour need", function()
+    local tour = set("tour")
+    for _, p in ipairs { "make", "gcc", "lua5.4", "liblua5.4-dev",
+      "libcurl4-openssl-dev", "libc-ares-dev", "dnsmasq-base", "python3",
+      "netcat-openbsd", "iproute2" } do
+      assert.is_true(tour[p], p)
+    end
+    for _, p in ipairs { "chromium", "clang-14", "valgrind", "nginx-light",
+      "hyperfine", "gnuplot-nox", "lua-socket", "lua-busted" } do
+      assert.is_nil(tour[p], p)
+    end
+  end)
+
+  it("adds the tests' and the benchmarks' packages to the tour's", function()
+    local tour, test, bench = set("tour"), set("test"), set("bench")
+    for p in pairs(tour) do
+      assert.is_true(test[p], p)
+      assert.is_true(bench[p], p)
+    end
+    for _, p in ipairs { "lua-busted", "chromium", "clang-14", "valgrind",
+      "nginx-light", "tmux", "socat" } do
+      assert.is_true(test[p], p)
+    end
+    for _, p in ipairs { "hyperfine", "gnuplot-nox", "lua-socket" } do
+      assert.is_true(bench[p], p)
+    end
+  end)
+
+  it("the Makefile asks for the tour's set for demo, the test set for "
+    .. "test and the bench set for bench", function()
+    local mk = assert(T.slurp("Makefile"))
+    assert.truthy(mk:find("\ndemo:\n\t@scripts/deps tour\n", 1, true))
+    assert.truthy(mk:find("\ntest:\n\t@scripts/deps test\n", 1, true))
+    assert.truthy(mk:find("\nbench:\n\t@scripts/deps bench\n", 1, true))
+  end)
+end)

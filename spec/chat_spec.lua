@@ -145,4 +145,99 @@ describe("netbasics chat-server", function()
     assert.is_true(server:alive())
     assert.equal("", server:err())
   end)
+
+  describe("a client that leaves at once", function()
+    local port, server
+    before_each(function()
+      port = T.free_port("tcp", "127.0.0.1")
+      server = T.spawn(T.shquote(T.host) .. " chat-server 127.0.0.1 " .. port)
+      assert.is_true(T.wait_port(port, 10))
+    end)
+    after_each(function() server:stop() end)
+
+    local WELCOME = "^Welcome, 127%.0%.0%.1:%d+%. Others here: 0%. Type bye "
+      .. "to leave%.\n$"
+
+    it("gets its welcome: nc -N that sends a line and closes, 30 times",
+      function()
+        for i = 1, 30 do
+          local r = T.run("nc -N 127.0.0.1 " .. port, "hi " .. i .. "\n")
+          assert.equal(0, r.code)
+          assert.matches(WELCOME, r.out, nil, "run " .. i)
+        end
+      end)
+
+    it("gets its welcome: python, one line then shutdown(SHUT_WR), 30 "
+      .. "times, while a listener hears every line", function()
+      local listener = assert(require("netbasics").connect("127.0.0.1", port,
+        5))
+      finally(function() listener:close() end)
+      listener:settimeout(10)
+      assert.matches("^Welcome, ", listener:recvline())
+      local out = T.python(([[
+import socket
+for i in range(30):
+    s = socket.create_connection(("127.0.0.1", %d))
+    s.sendall(b"line %%d\n" %% i)
+    s.shutdown(socket.SHUT_WR)
+    data = b""
+    while True:
+        d = s.recv(4096)
+        if not d:
+            break
+        data += d
+    s.close()
+    print(data.decode().replace("\n", "|"))
+]]):format(port))
+      local n = 0
+      for line in out:gmatch("([^\n]*)\n") do
+        n = n + 1
+        assert.matches("^Welcome, 127%.0%.0%.1:%d+%. Others here: 1%. Type "
+          .. "bye to leave%.|$", line)
+      end
+      assert.equal(30, n)
+      -- the listener heard each join, line and leave, in order
+      for i = 0, 29 do
+        assert.matches(" joined$", listener:recvline())
+        assert.matches(" says: line " .. i .. "$", listener:recvline())
+        assert.matches(" left$", listener:recvline())
+      end
+    end)
+
+    it("hears a goodbye after bye, then the close; an empty line is not "
+      .. "passed on", function()
+      local net = require "netbasics"
+      local listener = assert(net.connect("127.0.0.1", port, 5))
+      finally(function() listener:close() end)
+      listener:settimeout(10)
+      assert.matches("^Welcome, ", listener:recvline())
+      local r = T.run("nc -N 127.0.0.1 " .. port, "\n   \nhello\nbye\n"
+        .. "never read\n")
+      local name = r.out:match("^Welcome, (127%.0%.0%.1:%d+)%.")
+      assert.truthy(name, r.out)
+      assert.equal("Welcome, " .. name .. ". Others here: 1. Type bye to "
+        .. "leave.\nGoodbye, " .. name .. ".\n", r.out)
+      assert.equal("*** " .. name .. " joined", listener:recvline())
+      assert.equal(name .. " says: hello", listener:recvline())
+      assert.equal("*** " .. name .. " left", listener:recvline())
+      assert.truthy(T.until_true(function()
+        return server:out():find(name .. " left\n", 1, true)
+      end, 10))
+      assert.equal("", server:err())
+    end)
+  end)
+
+  it("says the port the system chose for port 0, on stderr", function()
+    local server = T.spawn(T.shquote(T.host) .. " chat-server 127.0.0.1 0")
+    finally(function() server:stop() end)
+    local port = T.until_true(function()
+      return tonumber(server:err():match("^chat%-server: listening on port "
+        .. "(%d+)\n$"))
+    end, 10)
+    assert.truthy(port, server:err())
+    assert.is_true(T.wait_port(port, 10))
+    local r = T.run("nc -N 127.0.0.1 " .. port, "bye\n")
+    assert.matches("^Welcome, .*\nGoodbye, ", r.out)
+    assert.equal("Starting chat server.\n", server:out():match("^[^\n]*\n"))
+  end)
 end)

@@ -1,6 +1,8 @@
 -- docs: the reference in docs/api/*.md names every function, value and
 -- method of `require "netbasics"` and nothing else; the man page and
--- `netbasics --help` list the same options.
+-- `netbasics --help` list the same options; the man page's LESSONS, the
+-- README's table of lessons and `netbasics --list` the same lessons with
+-- the same arguments.
 local T = require "nbtest"
 local A = require "apidocs"
 
@@ -283,5 +285,65 @@ describe("the man page (docs/netbasics.1)", function()
     assert.equal(0, r.code)
     assert.truthy(r.out:find("NAME\n       netbasics %- Lua 5%.4 with a networking"))
     assert.truthy(r.out:find("\n       %-h, %-%-help\n"))
+  end)
+end)
+
+-- the lessons of `netbasics --list`: {usage, title} in order, the usage
+-- being the name and its arguments (netbasics.lesson's declaration)
+local function listed_lessons()
+  local r = T.nb({ "--list" })
+  assert.equal(0, r.code, r.err)
+  local list, pending = {}, nil
+  for line in r.out:gmatch("([^\n]*)\n") do
+    local usage, title = line:match("^  (%S.-)  +(%S.*)$")
+    if usage then
+      list[#list + 1] = { usage, title }
+    elseif line:match("^  %S") then
+      pending = line:match("^  (.-)%s*$")   -- a long usage: title below
+    elseif pending and line:match("^%s+%S") then
+      list[#list + 1] = { pending, line:match("^%s+(.-)%s*$") }
+      pending = nil
+    end
+  end
+  return list
+end
+
+describe("the lessons in --list, the man page and the README", function()
+  it("are the same lessons with the same arguments", function()
+    local list = listed_lessons()
+    assert.is_true(#list >= 10)
+    -- the man page: .TP, .B "netbasics USAGE", then the title
+    local man = assert(T.slurp("docs/netbasics.1"))
+    local section = man:match("\n%.SH LESSONS\n(.-)\n%.SH ")
+    local inman = {}
+    for usage, title in section:gmatch('\n%.TP\n%.B "netbasics ([^"]+)"\n'
+      .. '([^\n]+)') do
+      inman[#inman + 1] = { (usage:gsub("\\%-", "-")),
+        (title:gsub("\\%-", "-")) }
+    end
+    assert.same(list, inman)
+    -- the README: a table row `USAGE` | what it shows, for each
+    local readme = assert(T.slurp("README.md"))
+    local tbl = assert(readme:match("\n(| lesson and its arguments |.-)\n\n"),
+      "README.md has no table of lessons")
+    local rows = {}
+    for usage in ("\n" .. tbl):gmatch("\n| `([^`]+)` | [^\n]+ |") do
+      rows[usage] = true
+    end
+    local want, have = {}, {}
+    for _, l in ipairs(list) do want[#want + 1] = l[1] end
+    for u in pairs(rows) do have[#have + 1] = u end
+    table.sort(want)
+    table.sort(have)
+    assert.same(want, have)
+  end)
+
+  it("every lesson's --help starts with its usage in --list", function()
+    for _, l in ipairs(listed_lessons()) do
+      local r = T.nb({ l[1]:match("^(%S+)"), "--help" })
+      assert.equal(0, r.code)
+      assert.equal("usage: netbasics " .. l[1] .. "\n" .. l[2] .. "\n",
+        r.out:match("^[^\n]*\n[^\n]*\n"))
+    end
   end)
 end)

@@ -18,6 +18,18 @@ describe("netbasics host", function()
     T.writefile(dir .. "/scripts/lessons/second.lua",
       "-- Second lesson\nprint(arg[0])\n")
     T.writefile(dir .. "/scripts/exercises/ex.lua", "-- An exercise\n")
+    -- a lesson that declares its arguments, and one whose declaration
+    -- would be followed by something the --list must never run
+    T.writefile(dir .. "/scripts/lessons/declared.lua", table.concat({
+      "-- Declared: takes a port",
+      "local args = require(\"netbasics.lesson\").args {",
+      "  name = \"declared\",",
+      "  { \"PORT\", \"port\", required = true, about = \"a port\" },",
+      "  example = \"netbasics declared 80\",",
+      "}",
+      "io.open(arg[0] .. \".ran\", \"w\"):close()",
+      "print(\"port\", args.PORT)",
+    }, "\n") .. "\n")
     T.writefile(dir .. "/scripts/exercises/notes.txt", "not a script\n")
   end)
   teardown(function() T.rmtree(dir) end)
@@ -65,6 +77,17 @@ describe("netbasics host", function()
     it("runs piped standard input when it is not a terminal", function()
       local r = T.nb({}, "print('from stdin')\n")
       assert.same({ "from stdin\n", 0 }, { r.out, r.code })
+    end)
+
+    it("gives piped standard input the prompt's net; a script file and "
+      .. "'-' get none, as in lua", function()
+      local r = T.nb({}, "print(net._VERSION, net == require 'netbasics')\n")
+      assert.same({ "scm-1\ttrue\n", "", 0 }, { r.out, r.err, r.code })
+      r = T.nb({ "-" }, "print(net)\n")
+      assert.same({ "nil\n", 0 }, { r.out, r.code })
+      T.writefile(dir .. "/net.lua", "print(net)\n")
+      r = T.nb({ dir .. "/net.lua" })
+      assert.same({ "nil\n", 0 }, { r.out, r.code })
     end)
 
     it("-v and --version print the version", function()
@@ -169,6 +192,11 @@ describe("netbasics host", function()
       assert.matches("\n  hello +Hello: says hello\n", "\n" .. lessons)
       assert.matches("\n  second +Second lesson\n", "\n" .. lessons .. "\n")
       assert.matches("\n  ex +An exercise\n", "\n" .. exercises)
+      -- a declared lesson shows its arguments on its line; listing it
+      -- ran nothing of it past its declaration
+      assert.matches("\n  declared PORT +Declared: takes a port\n",
+        "\n" .. lessons)
+      assert.is_nil(T.slurp(dir .. "/scripts/lessons/declared.lua.ran"))
       local names = {}
       for name in ("\n" .. lessons):gmatch("\n  (%S+)") do names[#names + 1] = name end
       local sorted = { table.unpack(names) }
@@ -182,6 +210,25 @@ describe("netbasics host", function()
       assert.same({ "hello\ta\tb\n", 0 }, { r.out, r.code })
       r = nbin(env, { "second" })
       assert.equal(dir .. "/scripts/lessons/second.lua\n", r.out)
+    end)
+
+    it("every lesson knows --help and -h, declared or not", function()
+      for _, flag in ipairs { "--help", "-h" } do
+        local r = nbin(env, { "declared", flag })
+        assert.same({ 0, "" }, { r.code, r.err })
+        assert.equal("usage: netbasics declared PORT\nDeclared: takes a port"
+          .. "\n\n  PORT  a port (required)\n\nExample:\n  netbasics "
+          .. "declared 80\n", r.out)
+        r = nbin(env, { "second", flag })
+        assert.same({ "usage: netbasics second [args]\nSecond lesson\n", 0 },
+          { r.out, r.code })
+      end
+      local r = nbin(env, { "declared", "x" })
+      assert.same({ 2, "", "declared: PORT 'x': ports go from 1 to 65535\n"
+        .. "usage: netbasics declared PORT\n" }, { r.code, r.out, r.err })
+      r = nbin(env, { "declared", "80" })
+      assert.same({ 0, "port\t80\n" }, { r.code, r.out })
+      os.remove(dir .. "/scripts/lessons/declared.lua.ran")
     end)
 
     it("an unknown name is one line and exit 2", function()

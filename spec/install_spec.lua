@@ -259,5 +259,23 @@ describe("make install", function()
     assert.same({}, files_under(stage))
     local r = run_ok("cd " .. q(stage) .. " && find . -name '*netbasics*'")
     assert.equal("", r.out)
+    -- every folder install made is gone too (usr/local/... was not there)
+    assert.same({}, T.ls(stage))
+  end)
+
+  it("make uninstall keeps the folders that were there before install, "
+    .. "after two installs too", function()
+    local other = tmp .. "/stage-kept"
+    run_ok("mkdir -p " .. q(other .. "/opt/nb/share/man") .. " "
+      .. q(other .. "/opt/nb/bin"))
+    for _ = 1, 2 do
+      run_ok("cd " .. q(src) .. " && make install DESTDIR=" .. q(other)
+        .. " PREFIX=/opt/nb")
+    end
+    run_ok("cd " .. q(src) .. " && make uninstall DESTDIR=" .. q(other)
+      .. " PREFIX=/opt/nb")
+    local r = run_ok("cd " .. q(other) .. " && find . | sort")
+    assert.equal(".\n./opt\n./opt/nb\n./opt/nb/bin\n./opt/nb/share\n"
+      .. "./opt/nb/share/man\n", r.out)
   end)
 end)

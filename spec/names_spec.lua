@@ -158,26 +158,39 @@ describe("the names lesson", function()
     assert.equal(1, r.code)
   end)
 
-  it("says in one line what is wrong with a name or a server", function()
+  it("says what is wrong with a name or a server, and its usage line, "
+    .. "exit 2", function()
+    local USAGE = "usage: netbasics names [-timeout=SECONDS] [-retry=TRIES] "
+      .. "[NAME [SERVER[:PORT]]]\n"
     local cases = {
-      { { "a..b", world.auth }, ';; name "a..b" has an empty label\n\n' },
-      { { "bücher.de", world.auth }, ';; name "bücher.de" has non-ASCII '
-        .. "letters: write it in its punycode form (xn--...)\n\n" },
+      { { "a..b", world.auth }, 'name "a..b" has an empty label' },
+      { { "bücher.de", world.auth }, 'name "bücher.de" has non-ASCII '
+        .. "letters: write it in its punycode form (xn--...)" },
       { { "gnomon.securitystandard.org", "127.0.0.1:99999" },
-        ';; server "127.0.0.1:99999": port out of range (1..65535)\n\n' },
+        "SERVER[:PORT] '127.0.0.1:99999': ports go from 1 to 65535" },
+      { { "gnomon.securitystandard.org", "127.0.0.1:0" },
+        "SERVER[:PORT] '127.0.0.1:0': ports go from 1 to 65535" },
       { { "gnomon.securitystandard.org", "ns.example" },
-        ';; server "ns.example" is not an address with an optional port '
-        .. '("127.0.0.1", "127.0.0.1:5353", "[::1]:53")\n\n' },
+        "SERVER[:PORT] 'ns.example': not an address with an optional port "
+        .. "(127.0.0.1, 127.0.0.1:5353, [::1]:53)" },
+      { { "", world.auth }, "NAME is empty" },
+      { { "x", "" }, "SERVER[:PORT] is empty" },
+      { { "-timeout=abc" }, "-timeout 'abc': a number of seconds above 0 "
+        .. "and at most 3600" },
+      { { "-timeout=-1" }, "-timeout '-1': a number of seconds above 0 "
+        .. "and at most 3600" },
+      { { "-retry=0" }, "-retry '0': a whole number from 1 to 10" },
+      { { "-retry" }, "'-retry' needs a value: -retry=TRIES" },
+      { { "-x" }, "unknown option '-x'" },
+      { { "a", world.auth, "c" }, "too many arguments: 'c' is one more than "
+        .. "it takes" },
     }
     for _, c in ipairs(cases) do
       local r = lesson(table.unpack(c[1]))
-      assert.equal(c[2], r.out)
-      assert.equal("", r.err)
-      assert.equal(1, r.code)
+      assert.equal("", r.out)
+      assert.equal("names: " .. c[2] .. "\n" .. USAGE, r.err)
+      assert.equal(2, r.code)
     end
-    local r = lesson("a", "b", "c")
-    assert.equal(1, r.code)
-    assert.matches("^usage: netbasics names", r.err)
   end)
 
   it("asks the system's server by default, gnomon by default", function()

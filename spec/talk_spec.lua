@@ -133,6 +133,45 @@ s.close()
       p:out())
   end)
 
+  it("says the port the system chose for port 0, on stderr", function()
+    local p = T.spawn(string.format("%s talk-server 127.0.0.1 0",
+      T.shquote(T.host)))
+    finally(function() stop(p) end)
+    local port = T.until_true(function()
+      return tonumber(p:err():match("^talk%-server: listening on port "
+        .. "(%d+)\n$"))
+    end, 10)
+    assert.truthy(port, p:err())
+    assert.truthy(T.wait_port(port))
+    local r = nc("127.0.0.1", port, "bye\n")
+    assert.equal("You said bye\n", r.out)
+    assert.equal(0, p:wait(10))
+    -- the seed's words on stdout stay as they were
+    assert.matches("^Starting server%.\nConnected with ", p:out())
+  end)
+
+  it("shows a client's control bytes escaped in its log, and sends them "
+    .. "back exact", function()
+    local port = T.free_port("tcp")
+    local p = server("127.0.0.1", port)
+    finally(function() stop(p) end)
+    local line = "a\1b\27[2J\27]0;title\7 \\ é\194\155x\127"
+    local r = nc("127.0.0.1", port, line .. "\nbye\n")
+    assert.equal("You said " .. line .. "\nYou said bye\n", r.out)
+    assert.equal(0, p:wait(10))
+    local log = p:out()
+    assert.truthy(log:find("\nI got a\\x01b\\x1B[2J\\x1B]0;title\\x07 "
+      .. "\\x5C é\\xC2\\x9Bx\\x7F\n", 1, true), log)
+    assert.is_nil(log:find("[%z\1-\8\11-\31\127]"))
+    -- bytes that are not UTF-8 are escaped too
+    p = server("127.0.0.1", port)
+    r = nc("127.0.0.1", port, "\255\254ok\nbye\n")
+    assert.equal("You said \255\254ok\nYou said bye\n", r.out)
+    assert.equal(0, p:wait(10))
+    assert.truthy(p:out():find("\nI got \\xFF\\xFEok\n", 1, true))
+    stop(p)
+  end)
+
   it("says so in one line when the port is taken", function()
     local port = T.free_port("tcp")
     local p = T.spawn("nc -l 127.0.0.1 " .. port)
@@ -214,15 +253,72 @@ describe("talk-client", function()
       .. ": connection refused\n", r.err)
   end)
 
-  it("rejects a malformed host or port in one line", function()
-    local r = T.nb({ "talk-client", "127.1", "80", "hi" })
-    assert.equal(1, r.code)
-    assert.equal("talk-client: malformed host '127.1'\n", r.err)
-    r = T.nb({ "talk-client", "127.0.0.1", "70000", "hi" })
-    assert.equal(1, r.code)
-    assert.equal("talk-client: port 70000 out of range (0..65535)\n", r.err)
-    r = T.nb({ "talk-client" })
-    assert.equal(2, r.code)
-    assert.matches("^usage: ", r.err)
+  it("rejects a bad host, port or message with its usage line, exit 2",
+    function()
+      local USAGE = "usage: netbasics talk-client HOST PORT [MESSAGE...]\n"
+      local cases = {
+        { { "127.1", "80", "hi" },
+          "HOST '127.1': not an IP address or a host name" },
+        { { "127.0.0.1", "70000", "hi" },
+          "PORT '70000': ports go from 1 to 65535" },
+        -- port 0 is for listening only: refused before any connect
+        { { "127.0.0.1", "0", "hi" }, "PORT '0': ports go from 1 to 65535" },
+        { { "127.0.0.1", "-5" }, "PORT '-5': ports go from 1 to 65535" },
+        { { "127.0.0.1", "http" }, "PORT 'http': ports go from 1 to 65535" },
+        { { "", "80" }, "HOST is empty" },
+        { { "127.0.0.1", "" }, "PORT is empty" },
+        { { "127.0.0.1", "80", "" }, "MESSAGE is empty" },
+        { { "bad\27[31mhost", "80" },
+          "HOST 'bad\\x1B[31mhost': not an IP address or a host name" },
+        { {}, "needs HOST" },
+        { { "127.0.0.1" }, "needs PORT" },
+      }
+      for _, c in ipairs(cases) do
+        local args = { "talk-client" }
+        for _, a in ipairs(c[1]) do args[#args + 1] = a end
+        local r = T.nb(args)
+        assert.same({ 2, "", "talk-client: " .. c[2] .. "\n" .. USAGE },
+          { r.code, r.out, r.err })
+      end
+    end)
+
+  it("at a terminal with no message, says how to end it (tmux): Ctrl-D "
+    .. "sends", function()
+    local port = T.free_port("tcp")
+    local p = socat_sayer(port)
+    finally(function() stop(p) end)
+    local tm = require("tmux").open(T.hostcmd() .. " talk-client 127.0.0.1 "
+      .. port)
+    finally(function() tm:close() end)
+    tm:wait_for("talk-client: type your message, end it with Ctrl-D")
+    tm:type("hello there")
+    tm:keys("C-d")
+    local screen = tm:wait_for("Connection closed.")
+    assert.truthy(screen:find("Received: 'You said hello there\\n'", 1,
+      true), screen)
+    assert.equal(0, tm:status())
   end)
+
+  it("at a terminal, Ctrl-C while typing stops it: exit 130", function()
+    local port = T.free_port("tcp")
+    local p = socat_sayer(port)
+    finally(function() stop(p) end)
+    local tm = require("tmux").open(T.hostcmd() .. " talk-client 127.0.0.1 "
+      .. port)
+    finally(function() tm:close() end)
+    tm:wait_for("end it with Ctrl-D")
+    tm:type("half a")
+    tm:keys("C-c")
+    assert.equal(130, tm:status())
+  end)
+
+  it("says nothing about typing when the message comes from a pipe",
+    function()
+      local port = T.free_port("tcp")
+      local p = socat_sayer(port)
+      finally(function() stop(p) end)
+      local r = T.nb({ "talk-client", "127.0.0.1", tostring(port) }, "hi\n")
+      assert.equal(0, r.code)
+      assert.equal("", r.err)
+    end)
 end)

@@ -14,8 +14,19 @@
 -- ends the exercise quietly. Exit status: 0 after "Thanks!", 1 if no
 -- good answer came.
 local net = require "netbasics"
+local lesson = require "netbasics.lesson"
+local args = lesson.args {
+  name = "ask-ip-port",
+  rest = { "ANSWER", "any",
+    about = "answers to check, like 185.172.165.184:9087 (none: it asks)" },
+  example = "netbasics ask-ip-port 185.172.165.184:9087",
+}
 
 local EXAMPLE = "185.172.165.184:9087"
+-- the lesson's whine about ports below 7, after a Thanks!: a warning,
+-- not a refusal
+local UNUSUAL = "(a warning: ports below 7 are unusual, but %s is an IP "
+  .. "and a port)"
 
 -- "Thanks!" or "Wrong!" and the reason, for one answer
 local function check(answer)
@@ -31,18 +42,17 @@ local function check(answer)
         .. "look like [::1]:9087)"):format(answer)
     end
     if ep.port == 0 then
-      return false, ("port out of range in %s (ports go from 1 to 65535)")
-        :format(answer)
+      return false, ("port out of range in %s (%s)")
+        :format(answer, lesson.PORT_RULE)
     end
-    return true, ep.port < 7 and ("port out of range in %s (ports below 7 "
-      .. "are unusual, but fine)"):format(answer) or nil
+    return true, ep.port < 7 and UNUSUAL:format(answer) or nil
   end
   local ok, why = net.isipandport(answer)
   if ok then
-    return true, why and (why .. " (ports below 7 are unusual, but fine)")
+    return true, why and UNUSUAL:format(answer)
   end
   if why:match("^port") then
-    return false, why .. " (ports go from 1 to 65535)"
+    return false, why .. " (" .. lesson.PORT_RULE .. ")"
   end
   return false, why .. " (an IP and a port look like " .. EXAMPLE .. ")"
 end
@@ -58,9 +68,9 @@ local function answer_to(s)
 end
 
 -- answers given as arguments: no questions
-if arg and #arg > 0 then
+if #args.ANSWER > 0 then
   local all = true
-  for i = 1, #arg do all = answer_to(arg[i]) and all end
+  for _, a in ipairs(args.ANSWER) do all = answer_to(a) and all end
   os.exit(all and 0 or 1)
 end
 

@@ -8,8 +8,11 @@
 -- straight-line code for one client; a call that would wait (accept,
 -- recvline, sendall) lets the other tasks run. Try it with several
 -- `nc HOST PORT` (or `netbasics talk-client`): each line a client sends
--- reaches every other client as `IP:PORT says: ...`; joins and leaves are
--- announced; a line `bye` leaves.
+-- reaches every other client as `IP:PORT says: ...` (an empty line is not
+-- passed on); joins and leaves are announced; a line `bye` gets a goodbye
+-- and leaves. A client that leaves (bye, or the end of its stream) still
+-- gets every line queued for it before its connection is closed: the
+-- welcome of a client that sends one line and closes at once too.
 --
 -- A client that never reads must not stall the others: each client has
 -- its own bounded queue of lines to send, drained by its own task. When a
@@ -21,10 +24,20 @@
 -- client sending a byte now and then would otherwise hold its descriptor
 -- for ever).
 local net = require "netbasics"
+local args = require("netbasics.lesson").args {
+  name = "chat-server",
+  { "HOST", "listen-host", default = "0.0.0.0",
+    about = "the address to listen on: 0.0.0.0 is every interface, "
+      .. "127.0.0.1 this computer only" },
+  { "PORT", "listen-port", default = 9087,
+    about = "the port to listen on (0: the system chooses one)" },
+  { "IDLE", "seconds", default = 300, max = 86400,
+    about = "seconds a client may take to finish a line" },
+  example = "netbasics chat-server 127.0.0.1 9096 600",
+}
 
-local host = arg[1] or "0.0.0.0"
-local port = arg[2] or 9087
-local IDLE = tonumber(arg[3]) or 300  -- seconds to finish a line, at most
+local host, port = args.HOST, args.PORT
+local IDLE = args.IDLE        -- seconds to finish a line, at most
 local QUEUE_MAX = 64 * 1024   -- bytes waiting for one client, at most
 local SNDBUF = 64 * 1024      -- the kernel's send buffer for each client
 local STALL = 3               -- seconds a full queue may take to drain
@@ -37,19 +50,24 @@ if not server then
   os.exit(1)
 end
 print("Starting chat server.")
+if port == 0 then
+  local _, chosen = server:getsockname()
+  io.stderr:write("chat-server: listening on port ", tostring(chosen), "\n")
+end
 
 local clients = {}   -- name -> client {sock, name, queue, queued, writer}
 
 local function drop(c, why)
   if clients[c.name] ~= c then return end
   clients[c.name] = nil
+  c.gone = true
   c.sock:close()      -- wakes its reader and writer tasks
   print(why)
 end
 
 -- the writer task of a client: sends its queue in order, then ends
 local function writer(c)
-  while #c.queue > 0 and clients[c.name] == c do
+  while #c.queue > 0 and not c.gone do
     local line = table.remove(c.queue, 1)
     c.queued = c.queued - #line
     if not c.sock:sendall(line) then
@@ -58,6 +76,23 @@ local function writer(c)
     end
   end
   c.writer = nil
+end
+
+-- a client leaves in order (bye, or the end of its stream): no more lines
+-- for it, but what was queued (its welcome, lines from the others, the
+-- goodbye) goes out before the close, within STALL seconds
+local function leave(c, goodbye)
+  if clients[c.name] ~= c then return end
+  clients[c.name] = nil
+  if goodbye then
+    c.queue[#c.queue + 1] = goodbye
+    c.queued = c.queued + #goodbye
+    if not c.writer then c.writer = net.spawn(writer, c) end
+  end
+  if c.writer then net.deadline(STALL, c.writer.join, c.writer) end
+  c.gone = true
+  c.sock:close()
+  print(c.name .. " left")
 end
 
 local function send(c, line)
@@ -103,12 +138,17 @@ local function serve(sock, ip, cport)
       broadcast(c, "*** " .. c.name .. " left")
       return
     end
-    if not line or line == "bye" then break end
-    broadcast(c, c.name .. " says: " .. line)
+    if not line then break end
+    if line == "bye" then
+      leave(c, "Goodbye, " .. c.name .. ".\n")
+      break
+    end
+    -- an empty line says nothing: it is not passed on
+    if line:find("%S") then broadcast(c, c.name .. " says: " .. line) end
   end
-  if clients[c.name] == c then
-    -- let the goodbye reach the others first, then close this one
-    drop(c, c.name .. " left")
+  if clients[c.name] == c then leave(c) end
+  if c.gone and not c.announced then
+    c.announced = true
     broadcast(c, "*** " .. c.name .. " left")
   end
 end

@@ -14,9 +14,16 @@
 -- desktop, open on macOS. With none, it prints the file:// URL for you to
 -- paste into your browser.
 local net = require "netbasics"
+local args = require("netbasics.lesson").args {
+  name = "download-and-open",
+  { "URL", "url", default = "http://www.python.org/",
+    about = "the page to copy (http:// or https://)" },
+  { "PATH", "path", default = "./mycopy.html",
+    about = "where to keep the copy" },
+  example = "netbasics download-and-open http://127.0.0.1:8080/ ./mycopy.html",
+}
 
-local url = arg[1] or "http://www.python.org/"
-local path = arg[2] or "./mycopy.html"
+local url, path = args.URL, args.PATH
 
 local UNREACHABLE = { resolve = true, refused = true, unreachable = true,
   timeout = true, connect = true }
@@ -60,7 +67,8 @@ if not page then
       "Check that this computer is connected to the internet, or try a ",
       "web server nearby:\n  netbasics download-and-open URL [PATH]\n")
   else
-    io.stderr:write("Could not download ", url, ": ", err, "\n")
+    -- err names the URL already: "download URL: why"
+    io.stderr:write("Could not ", err, "\n")
   end
   os.exit(1)
 end

@@ -22,9 +22,16 @@
 -- as a file:// URL, which is how a web browser opens it (the exercise
 -- download-and-open does that for you).
 local net = require "netbasics"
+local args = require("netbasics.lesson").args {
+  name = "download",
+  { "URL", "url", default = "http://www.python.org/",
+    about = "the page to copy (http:// or https://)" },
+  { "PATH", "path", default = "./mycopy.html",
+    about = "where to keep the copy" },
+  example = "netbasics download http://127.0.0.1:8080/ ./mycopy.html",
+}
 
-local url = arg[1] or "http://www.python.org/"
-local path = arg[2] or "./mycopy.html"
+local url, path = args.URL, args.PATH
 
 -- the failures that mean "the site is not there from here"
 local UNREACHABLE = { resolve = true, refused = true, unreachable = true,
@@ -38,7 +45,8 @@ if not page then
       "Check that this computer is connected to the internet, or try a ",
       "web server nearby:\n  netbasics download URL [PATH]\n")
   else
-    io.stderr:write("Could not download ", url, ": ", err, "\n")
+    -- err names the URL already: "download URL: why"
+    io.stderr:write("Could not ", err, "\n")
   end
   os.exit(1)
 end

@@ -18,6 +18,12 @@
 -- The function is net.isipandport; this one shows its steps and must
 -- give the same answers (the table says so in its last column).
 local net = require "netbasics"
+local args = require("netbasics.lesson").args {
+  name = "isipandport",
+  rest = { "SOCKETSTRING", "any",
+    about = "strings to check, like 10.0.0.1:80 (none: a table of examples)" },
+  example = "netbasics isipandport 10.0.0.1:80 127.1:80 10.0.0.1:5",
+}
 
 -- the function prints its complaints, as the seed does; here `print`
 -- puts them in the "prints" column of the table
@@ -66,10 +72,7 @@ local examples = {
   -- port out of range
   "10.0.0.1:5", "10.0.0.1:0", "10.0.0.1:65536", "10.0.0.1:99999999999",
 }
-if arg and #arg > 0 then
-  examples = {}
-  for i = 1, #arg do examples[i] = arg[i] end
-end
+if #args.SOCKETSTRING > 0 then examples = args.SOCKETSTRING end
 
 local W = 32
 io.write("isipandport(socketstring): tests for an IPv4 address and a realistic\n",
@@ -81,8 +84,10 @@ local disagree = {}
 for _, s in ipairs(examples) do
   complaint = nil
   local ok = isipandport(s)
+  -- a complaint about a port it accepts is the seed's whine: a warning
+  local prints = complaint and ok and ("warning: " .. complaint) or complaint
   local line = ("%-" .. W .. "s %-7s %s"):format(("%q"):format(s),
-    tostring(ok), complaint or "")
+    tostring(ok), prints or "")
   io.write((line:gsub("%s+$", "")), "\n")
   -- net.isipandport is the same function, written in C
   local nok, why = net.isipandport(s)

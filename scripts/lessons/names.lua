@@ -26,32 +26,36 @@
 -- name exists but has no address; we say 1: nothing was found), and a
 -- server that does not answer is one line, not a traceback.
 local net = require "netbasics"
-
-local usage = "usage: netbasics names [-timeout=SECONDS] [-retry=TRIES] "
-  .. "[NAME [SERVER[:PORT]]]\n"
-
 -- nslookup's options for waiting: -timeout=5 seconds per try, -retry=2 tries
-local opts, args = {}, {}
-for _, a in ipairs(arg) do
-  local key, value = a:match("^%-(%a+)=(.*)$")
-  if key == "timeout" and tonumber(value) and tonumber(value) > 0 then
-    opts.timeout = tonumber(value)
-  elseif key == "retry" and math.tointeger(tonumber(value))
-      and tonumber(value) >= 1 and tonumber(value) <= 10 then
-    opts.tries = math.tointeger(tonumber(value))
-  elseif a:sub(1, 1) == "-" then
-    io.stderr:write(usage)
-    os.exit(1)
-  else
-    args[#args + 1] = a
+local lesson = require "netbasics.lesson"
+local args = lesson.args {
+  name = "names",
+  options = {
+    { "timeout", "seconds", meta = "SECONDS", max = 3600,
+      about = "seconds to wait for each answer", default = 5 },
+    { "retry", "count", meta = "TRIES", min = 1, max = 10,
+      about = "how many times to ask", default = 2 },
+  },
+  { "NAME", "text", default = "gnomon.securitystandard.org",
+    about = "the name to look up, or an address to look up the way back" },
+  { "SERVER[:PORT]", "server",
+    about = "the DNS server to ask, and its port if not 53 (default: the "
+      .. "first of /etc/resolv.conf)" },
+  example = { "netbasics names gnomon.securitystandard.org",
+    "netbasics names gnomon.securitystandard.org 127.0.0.1:5353" },
+}
+
+local opts = { timeout = args.timeout, tries = args.retry,
+  server = args["SERVER[:PORT]"] }
+local name = args.NAME
+
+-- a name or a server string the lookup refuses before asking anyone
+-- (net.lookup says what is wrong with it best): a bad argument
+local function refused(err, code)
+  if code == "malformed" and not err:find("malformed answer", 1, true) then
+    lesson.usage_error(err)
   end
 end
-if #args > 2 then
-  io.stderr:write(usage)
-  os.exit(1)
-end
-local name = args[1] or "gnomon.securitystandard.org"
-opts.server = args[2]
 
 -- what went wrong before any answer came (a bad name, a bad server
 -- string, nobody answering): one line, as nslookup's ";;" lines
@@ -87,7 +91,8 @@ end
 if is_address(name) then
   local names, err, code, info = net.reverse(name, opts)
   if names then info = err end
-  if code == "malformed" or not (info and info.rcode) then fail(err) end
+  refused(err, code)
+  if not (info and info.rcode) then fail(err) end
   if info.rcode ~= "NOERROR" then
     print("** server can't find " .. info.name .. ": " .. info.rcode)
     print("")
@@ -108,7 +113,8 @@ end
 -- of the name the answer ends at, like nslookup.
 local result, err, code, info = net.lookup(name, opts)
 info = result or info
-if code == "malformed" or not (info and info.answers) then
+refused(err, code)
+if not (info and info.answers) then
   -- no answer to show: a bad name or server string, a server that
   -- refuses connections or never answers, an answer that makes no sense
   fail(err)

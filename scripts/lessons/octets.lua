@@ -15,16 +15,17 @@
 -- works at a terminal and with piped input, and an end of input (Ctrl-D
 -- or an empty pipe) ends the lesson cleanly with the answer.
 local net = require "netbasics"
+local args = require("netbasics.lesson").args {
+  name = "octets",
+  { "ADDRESS", "ipv4", default = "185.172.165.184",
+    about = "the IPv4 address to take apart" },
+  example = "netbasics octets 10.0.0.1",
+}
 
 local PLACES = { 128, 64, 32, 16, 8, 4, 2, 1 }
 
-local address = arg and arg[1] or "185.172.165.184"
-local octets, why = net.octets(address)
-if not octets or #octets ~= 4 then
-  io.stderr:write("octets: ", why or ('"' .. address .. '" is not an IPv4 address'),
-    " (give an IPv4 address like 185.172.165.184)\n")
-  os.exit(1)
-end
+local address = args.ADDRESS
+local octets = assert(net.octets(address))
 
 local function say(...) io.write(...) io.write("\n") end
 
@@ -54,7 +55,7 @@ say(row(binary))
 say()
 
 -- the math: each bit is worth its place; add up the places that are 1
-say("Let's do the math and prove it. Each bit is worth its place:")
+say("The math: each bit is worth its place.")
 say()
 local places = {}
 for i, p in ipairs(PLACES) do places[i] = ("%4d"):format(p) end

@@ -8,6 +8,10 @@
 -- port of 0 is printed `*` (no peer), as netstat does; UDP sockets with no
 -- peer are UNCONN.
 local net = require "netbasics"
+require("netbasics.lesson").args {
+  name = "ports",
+  example = "netbasics ports",
+}
 
 local conns, err = net.connections()
 if not conns then

@@ -10,6 +10,15 @@
 -- the end, so the seed's loop never ended; a refused or timed-out
 -- connection is one clear line here, not a traceback.
 local net = require "netbasics"
+local args = require("netbasics.lesson").args {
+  name = "talk-client",
+  { "HOST", "host", required = true,
+    about = "the server's address or name, like 127.0.0.1" },
+  { "PORT", "port", required = true, about = "the server's port, like 9087" },
+  rest = { "MESSAGE", "text",
+    about = "what to say, joined by spaces (none: standard input, to Ctrl-D)" },
+  example = "netbasics talk-client 127.0.0.1 9087 What I wanted to say.",
+}
 
 io.stdout:setvbuf("line")
 
@@ -42,18 +51,17 @@ local function netcat(hostname, port, content)
   return true
 end
 
-local host, port = arg[1], arg[2]
-if not host or not port then
-  io.stderr:write("usage: netbasics talk-client HOST PORT [MESSAGE...]\n")
-  os.exit(2)
-end
 local content
-if arg[3] then
-  content = table.concat(arg, " ", 3) .. "\n"
+if #args.MESSAGE > 0 then
+  content = table.concat(args.MESSAGE, " ") .. "\n"
 else
+  -- at a terminal, a person is typing: say what we wait for
+  if os.execute("test -t 0") then
+    io.stderr:write("talk-client: type your message, end it with Ctrl-D\n")
+  end
   content = io.read("a")
 end
-local ok, err = netcat(host, port, content)
+local ok, err = netcat(args.HOST, args.PORT, content)
 if not ok then
   io.stderr:write("talk-client: ", err, "\n")
   os.exit(1)

@@ -1,6 +1,7 @@
 -- The talk server: "You said ..." to each line, until bye
 --
--- netbasics talk-server [HOST [PORT]]   (defaults 0.0.0.0 and 9087)
+-- netbasics talk-server [HOST [PORT]]   (defaults 0.0.0.0 and 9087; port 0
+-- lets the system choose one, and the server says which on stderr)
 --
 -- The seed's talk server, with its bugs fixed:
 --  * TCP is a stream, not a series of messages: one recv() may hold half a
@@ -16,9 +17,18 @@
 --  * The seed called shutdown() on the listening socket, which is not
 --    connected (Python raises OSError); closing it is what stops it.
 local net = require "netbasics"
+local lesson = require "netbasics.lesson"
+local args = lesson.args {
+  name = "talk-server",
+  { "HOST", "listen-host", default = "0.0.0.0",
+    about = "the address to listen on: 0.0.0.0 is every interface, "
+      .. "127.0.0.1 this computer only" },
+  { "PORT", "listen-port", default = 9087,
+    about = "the port to listen on (0: the system chooses one)" },
+  example = "netbasics talk-server 127.0.0.1 9087",
+}
 
-local host = arg[1] or "0.0.0.0"
-local port = arg[2] or 9087
+local host, port = args.HOST, args.PORT
 
 -- someone may read this log through a pipe: write each line at once
 io.stdout:setvbuf("line")
@@ -31,6 +41,13 @@ if not server then
   os.exit(1)
 end
 print("Starting server.")
+-- port 0: the system chose one; say which (on stderr, so the seed's
+-- words stay as they were)
+if port == 0 then
+  local _, chosen = server:getsockname()
+  io.stderr:write("talk-server: listening on port ", tostring(chosen), "\n")
+  port = chosen
+end
 -- 0.0.0.0 (or ::) is every interface: say so, on stderr so the seed's
 -- words stay as they were
 if host == "0.0.0.0" or host == "::" or host == "*" then
@@ -53,7 +70,9 @@ while not stop do
         break
       end
       conn:sendall("You said " .. line .. "\n")
-      print("I got " .. line)
+      -- the client's bytes go back as they came; the log shows odd
+      -- ones escaped, so a client cannot drive this terminal
+      print("I got " .. lesson.printable(line))
       if line:find("bye", 1, true) then
         stop = true
         break
