@@ -342,67 +342,70 @@ describe("secure-talk client", function()
 end)
 
 describe("secure-talk arguments", function()
-  it("--help and -h print the usage and exit 0", function()
-    for _, h in ipairs { "--help", "-h" } do
-      for _, args in ipairs { { "secure-talk", h },
-                              { "secure-talk", "server", h },
-                              { "secure-talk", "client", h } } do
-        local r = T.nb(args)
-        assert.equal(0, r.code)
-        assert.matches("^usage: netbasics secure%-talk server %[HOST %[PORT%]%]"
-          .. "\n       netbasics secure%-talk client HOST PORT "
-          .. "%[FINGERPRINT %[MESSAGE%.%.%.%]%]\n\n", r.out)
-        assert.matches("\nexample: ", r.out)
-        assert.equal("", r.err)
-      end
+  local usage = "usage: netbasics secure-talk MODE [HOST [PORT [FINGERPRINT "
+    .. "[MESSAGE...]]]]\n"
+
+  it("--help and -h say what each mode takes, with examples", function()
+    for _, args in ipairs { { "secure-talk", "--help" },
+                            { "secure-talk", "server", "-h" },
+                            { "secure-talk", "client", "--help" } } do
+      local r = T.nb(args)
+      assert.equal(0, r.code)
+      assert.equal("", r.err)
+      assert.equal(usage .. "Talking securely: the talk server and client "
+        .. "over TLS\n", r.out:match("^[^\n]*\n[^\n]*\n"))
+      assert.matches("\n  FINGERPRINT  client: what the server printed",
+        r.out, 1, true)
+      assert.equal("\nExamples:\n  netbasics secure-talk server 127.0.0.1 "
+        .. "9443\n  netbasics secure-talk client 127.0.0.1 9443 sha256//... "
+        .. "Hello there\n", r.out:match("\nExamples:\n.*$"))
     end
   end)
 
-  it("refuses bad arguments with the usage and exit 2", function()
-    local usage = "usage: netbasics secure-talk server [HOST [PORT]]\n"
-      .. "       netbasics secure-talk client HOST PORT [FINGERPRINT "
-      .. "[MESSAGE...]]\n"
+  it("refuses bad arguments with what is wrong, the usage and exit 2",
+    function()
     for _, case in ipairs {
-      { {}, "" },
-      { { "serve" }, "secure-talk: no mode 'serve' (server or client)\n" },
-      { { "server", "a b" }, "secure-talk: malformed host 'a b'\n" },
-      { { "server", "127.0.0.1", "65536" },
-        "secure-talk: port 65536 is not a number 0..65535\n" },
-      { { "server", "127.0.0.1", "x" },
-        "secure-talk: port x is not a number 0..65535\n" },
-      { { "server", "127.0.0.1", "1", "2" },
-        "secure-talk: too many arguments\n" },
-      { { "client" }, "" },
-      { { "client", "127.0.0.1" }, "" },
-      { { "client", "127.0.0.1", "0" },
-        "secure-talk: port 0 is not a number 1..65535\n" },
-      { { "client", "127.0.0.1", "-1" },
-        "secure-talk: port -1 is not a number 1..65535\n" },
-      { { "client", "\27[31m", "1" },
-        "secure-talk: malformed host '\\x1b[31m'\n" },
-      { { "client", "127.0.0.1", "1", "AB:CD" },
-        "secure-talk: 'AB:CD' is not a fingerprint (sha256//BASE64 or "
-        .. "AB:CD:...)\n" },
-      { { "client", "127.0.0.1", "1", "sha256//not base64!" },
-        "secure-talk: 'sha256//not base64!' is not a fingerprint "
-        .. "(sha256//BASE64 or AB:CD:...)\n" },
+      { {}, "needs MODE" },
+      { { "serve" }, "MODE 'serve': server or client" },
+      { { "server", "a b" }, "HOST 'a b': not an IP address or a host name "
+        .. "(0.0.0.0 is every interface, 127.0.0.1 this computer only)" },
+      { { "server", "127.0.0.1", "65536" }, "PORT '65536': ports go from 1 "
+        .. "to 65535, or 0 to let the system choose one" },
+      { { "server", "127.0.0.1", "x" }, "PORT 'x': ports go from 1 to "
+        .. "65535, or 0 to let the system choose one" },
+      { { "server", "127.0.0.1", "1", "2" }, "too many arguments: '2' is one "
+        .. "more than a server takes" },
+      { { "client" }, "a client needs HOST" },
+      { { "client", "127.0.0.1" }, "a client needs PORT" },
+      { { "client", "127.0.0.1", "0" }, "PORT '0': ports go from 1 to 65535" },
+      { { "client", "127.0.0.1", "" }, "PORT is empty" },
+      { { "client", "\27[31m", "1" }, "HOST '\\x1B[31m': not an IP address "
+        .. "or a host name" },
+      { { "client", "127.0.0.1", "1", "AB:CD" }, "FINGERPRINT 'AB:CD': not a "
+        .. "pin (sha256//BASE64) or a SHA-256 fingerprint (AB:CD:..., 32 "
+        .. "pairs)" },
+      { { "client", "127.0.0.1", "1", "sha256//not base64!" }, "FINGERPRINT "
+        .. "'sha256//not base64!': not a pin (sha256//BASE64) or a SHA-256 "
+        .. "fingerprint (AB:CD:..., 32 pairs)" },
     } do
       local args = { "secure-talk" }
       for _, a in ipairs(case[1]) do args[#args + 1] = a end
       local r = T.nb(args)
       assert.equal(2, r.code, table.concat(args, " "))
       assert.equal("", r.out)
-      assert.equal(case[2] .. usage, r.err)
+      assert.equal("secure-talk: " .. case[2] .. "\n" .. usage, r.err)
     end
   end)
 
   it("joins netbasics --list", function()
     local r = T.nb({ "--list" })
     assert.equal(0, r.code)
-    assert.matches("\n  secure%-talk +Talking securely: the talk server and "
+    assert.matches("\n  secure%-talk MODE %[HOST %[PORT %[FINGERPRINT "
+      .. "%[MESSAGE%.%.%.%]%]%]%]\n +Talking securely: the talk server and "
       .. "client over TLS\n", r.out)
-    assert.matches("\n  certificate +Read a server's certificates: who it "
-      .. "says it is, who vouches for it\n", r.out)
+    assert.matches("\n  certificate %[%-cafile=FILE%] HOST%[:PORT%] %[PORT%]"
+      .. "\n +Read a server's certificates: who it says it is, who vouches for "
+      .. "it\n", r.out)
   end)
 end)
 
@@ -424,7 +427,7 @@ describe("certificate (the exercise)", function()
   it("reads the chain of openssl s_server in sentences, and it checks "
     .. "out with the CA", function()
     local port = s_server(pki.good, pki.ca)
-    local r = T.nb({ "certificate", "--cafile", pki.ca,
+    local r = T.nb({ "certificate", "-cafile=" .. pki.ca,
       "127.0.0.1:" .. port })
     assert.equal(0, r.code, r.err)
     assert.equal("", r.err)
@@ -456,7 +459,7 @@ describe("certificate (the exercise)", function()
         .. "chain, it is valid now, and it is for 127.0.0.1.",
       "" }, "\n"), r.out)
     -- HOST PORT as two arguments, the same
-    local r2 = T.nb({ "certificate", "--cafile=" .. pki.ca, "127.0.0.1",
+    local r2 = T.nb({ "certificate", "-cafile=" .. pki.ca, "127.0.0.1",
       tostring(port) })
     assert.equal(r.out, r2.out)
   end)
@@ -476,7 +479,7 @@ describe("certificate (the exercise)", function()
       { pki.untrusted, pki.ca, "unknown authority (CN=netbasics other CA)" },
     } do
       local port = s_server(case[1])
-      local r = T.nb({ "certificate", "--cafile", case[2] or pki.ca,
+      local r = T.nb({ "certificate", "-cafile=" .. (case[2] or pki.ca),
         "127.0.0.1:" .. port })
       if case[2] == nil then
         r = T.nb({ "certificate", "127.0.0.1:" .. port })
@@ -520,31 +523,28 @@ describe("certificate (the exercise)", function()
     function()
     local r = T.nb({ "certificate", "--help" })
     assert.equal(0, r.code)
-    assert.matches("^usage: netbasics certificate %[%-%-cafile FILE%] "
-      .. "HOST:PORT\n", r.out)
-    local usage = "usage: netbasics certificate [--cafile FILE] HOST:PORT\n"
-      .. "       netbasics certificate [--cafile FILE] HOST PORT\n"
+    local usage = "usage: netbasics certificate [-cafile=FILE] HOST[:PORT] "
+      .. "[PORT]\n"
+    assert.equal(usage, r.out:match("^[^\n]*\n"))
     for _, case in ipairs {
-      { {}, "" },
-      { { "a", "b", "c" }, "" },
-      { { "127.0.0.1" }, "certificate: '127.0.0.1' is not HOST:PORT (like "
-        .. "127.0.0.1:4433 or example.org:443)\n" },
-      { { "127.0.0.1:0" }, "certificate: port 0 is not a port a server "
-        .. "listens on (1..65535)\n" },
-      { { "127.0.0.1", "70000" }, "certificate: '127.0.0.1' '70000' is not "
-        .. "HOST PORT (like 127.0.0.1 4433)\n" },
-      { { "--cafile" }, "certificate: --cafile needs a file\n" },
-      { { "--cafile", "/nonexistent", "127.0.0.1:1" },
-        "certificate: cannot read --cafile /nonexistent\n" },
-      { { "--verbose", "127.0.0.1:1" },
-        "certificate: unknown option '--verbose'\n" },
+      { {}, "needs HOST[:PORT]" },
+      { { "127.0.0.1" }, "HOST[:PORT] '127.0.0.1': not an address or name "
+        .. "and a port (like 127.0.0.1:4433 or example.org:443)" },
+      { { "127.0.0.1:0" }, "HOST[:PORT] '127.0.0.1:0': ports go from 1 to "
+        .. "65535" },
+      { { "127.0.0.1", "70000" }, "PORT '70000': ports go from 1 to 65535" },
+      { { "a b", "1" }, "HOST 'a b': not an IP address or a host name" },
+      { { "-cafile", "127.0.0.1:1" }, "'-cafile' needs a value: "
+        .. "-cafile=FILE" },
+      { { "-cafile=/nonexistent", "127.0.0.1:1" },
+        "-cafile='/nonexistent': cannot read it" },
     } do
       local args = { "certificate" }
       for _, a in ipairs(case[1]) do args[#args + 1] = a end
       r = T.nb(args)
       assert.equal(2, r.code, table.concat(args, " "))
       assert.equal("", r.out)
-      assert.equal(case[2] .. usage, r.err)
+      assert.equal("certificate: " .. case[2] .. "\n" .. usage, r.err)
     end
   end)
 end)

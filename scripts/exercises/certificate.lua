@@ -1,7 +1,7 @@
 -- Read a server's certificates: who it says it is, who vouches for it
 --
--- netbasics certificate [--cafile FILE] HOST:PORT
--- netbasics certificate [--cafile FILE] HOST PORT
+-- netbasics certificate [-cafile=FILE] HOST:PORT
+-- netbasics certificate [-cafile=FILE] HOST PORT
 --
 -- Connects over TLS and prints the chain of certificates the server
 -- sends, as `openssl s_client -showcerts` does, but in sentences: for
@@ -11,41 +11,36 @@
 -- checks out for HOST, and if not why not.
 --
 --   $ netbasics certificate example.org:443
---   $ netbasics certificate --cafile ca.pem 127.0.0.1 4433
+--   $ netbasics certificate -cafile=ca.pem 127.0.0.1 4433
 --
 -- The check is the one net.connect makes by default (an authority this
 -- computer trusts, or one in FILE, signed the chain; it is valid now; it
 -- names HOST). When it fails, a second connection looks without trusting,
--- so that you can read a broken certificate; nothing is sent over either. Everything in a
--- certificate was chosen by the server: bytes that could move your
--- terminal are shown escaped. Exit status: 0 when the chain checks out,
+-- so that you can read a broken certificate; nothing is sent over
+-- either. Everything in a certificate was chosen by the server: bytes
+-- that could move your terminal are shown escaped. Exit status: 0 when the chain checks out,
 -- 1 when it does not or no TLS connection could be made, 2 for bad
 -- arguments.
 local net = require "netbasics"
+local lesson = require "netbasics.lesson"
+local args = lesson.args {
+  name = "certificate",
+  options = {
+    { "cafile", "path", meta = "FILE", about = "trust the authorities in "
+      .. "FILE (PEM) instead of this computer's" },
+  },
+  { "HOST[:PORT]", "text", required = true, about = "the server: "
+      .. "127.0.0.1:4433, [::1]:4433, example.org:443; or its address or "
+      .. "name alone, with PORT after it" },
+  { "PORT", "port", about = "the server's port, when HOST[:PORT] has none" },
+  example = { "netbasics certificate example.org:443",
+    "netbasics certificate -cafile=ca.pem 127.0.0.1 4433" },
+}
 
 io.stdout:setvbuf("line")
 
-local USAGE = [=[
-usage: netbasics certificate [--cafile FILE] HOST:PORT
-       netbasics certificate [--cafile FILE] HOST PORT
-]=]
-local HELP = [[
-
-  HOST:PORT  the server: 127.0.0.1:4433, [::1]:4433, example.org:443
-  --cafile FILE  trust the authorities in FILE (PEM) instead of this
-             computer's
-
-example: netbasics certificate example.org:443
-]]
-
-local function usage_error(why)
-  if why then io.stderr:write("certificate: ", why, "\n") end
-  io.stderr:write(USAGE)
-  os.exit(2)
-end
-
--- bytes the server chose, safe to print: control bytes and bytes past
--- ASCII as \xHH (what the module already escaped stays as it is)
+-- what a certificate says (the module escaped its odd bytes already),
+-- safe to print: controls, DEL and bytes past ASCII as \xHH
 local function shown(s)
   if s == nil then return "(none)" end
   return (tostring(s):gsub("[%c\127-\255]", function(c)
@@ -53,57 +48,35 @@ local function shown(s)
   end))
 end
 
--- the arguments
-local args, cafile = {}, nil
-do
-  local i = 1
-  while i <= #arg do
-    local a = arg[i]
-    if a == "--help" or a == "-h" then
-      io.stdout:write(USAGE, HELP)
-      os.exit(0)
-    elseif a == "--cafile" then
-      cafile = arg[i + 1]
-      if not cafile or cafile == "" then
-        usage_error("--cafile needs a file")
-      end
-      i = i + 1
-    elseif a:match("^%-%-cafile=") then
-      cafile = a:match("^%-%-cafile=(.*)$")
-      if cafile == "" then usage_error("--cafile needs a file") end
-    elseif a:sub(1, 1) == "-" then
-      usage_error("unknown option '" .. shown(a) .. "'")
-    else
-      args[#args + 1] = a
-    end
-    i = i + 1
-  end
-end
+-- HOST:PORT, or HOST and PORT
 local host, port
-if #args == 1 then
-  local ep = net.parse_endpoint(args[1])
-  if not ep then
-    usage_error("'" .. shown(args[1]) .. "' is not HOST:PORT (like "
-      .. "127.0.0.1:4433 or example.org:443)")
+local cafile = args.cafile
+if args.PORT then
+  host = args["HOST[:PORT]"]
+  local v, why = lesson.KINDS.host(host)
+  if not v then
+    lesson.usage_error("HOST " .. lesson.shown(host) .. ": " .. why)
   end
-  host, port = ep.host, ep.port
-elseif #args == 2 then
-  local h = args[1]
-  local ep = net.parse_endpoint((h:find(":", 1, true) and "[" .. h .. "]"
-    or h) .. ":" .. args[2])
-  if not ep then
-    usage_error("'" .. shown(h) .. "' '" .. shown(args[2]) .. "' is not "
-      .. "HOST PORT (like 127.0.0.1 4433)")
-  end
-  host, port = ep.host, ep.port
+  port = args.PORT
 else
-  usage_error()
+  local ep = net.parse_endpoint(args["HOST[:PORT]"])
+  if not ep then
+    lesson.usage_error("HOST[:PORT] " .. lesson.shown(args["HOST[:PORT]"])
+      .. ": not an address or name and a port (like 127.0.0.1:4433 or "
+      .. "example.org:443)")
+  end
+  if ep.port == 0 then
+    lesson.usage_error("HOST[:PORT] " .. lesson.shown(args["HOST[:PORT]"])
+      .. ": " .. lesson.PORT_RULE)
+  end
+  host, port = ep.host, ep.port
 end
-if port == 0 then usage_error("port 0 is not a port a server listens on "
-  .. "(1..65535)") end
 if cafile then
   local f = io.open(cafile, "rb")
-  if not f then usage_error("cannot read --cafile " .. shown(cafile)) end
+  if not f then
+    lesson.usage_error("-cafile=" .. lesson.shown(cafile) .. ": cannot "
+      .. "read it")
+  end
   f:close()
 end
 

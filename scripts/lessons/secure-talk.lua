@@ -2,6 +2,7 @@
 --
 -- netbasics secure-talk server [HOST [PORT]]    (defaults 0.0.0.0 and 9443)
 -- netbasics secure-talk client HOST PORT [FINGERPRINT [MESSAGE...]]
+-- (netbasics secure-talk --help says more)
 --
 -- The talk server and client of the talk lesson, with every byte between
 -- them encrypted, and a way to know who is at the other end. Nobody can
@@ -29,35 +30,30 @@
 -- when someone says bye; the client prints what comes back as the talk
 -- client does.
 local net = require "netbasics"
+local lesson = require "netbasics.lesson"
+local args = lesson.args {
+  name = "secure-talk",
+  { "MODE", "text", required = true,
+    about = "server: make a throwaway certificate, print its fingerprint "
+      .. "and listen, answering \"You said ...\" to each line until bye; "
+      .. "client: connect over TLS, say who the certificate names and who "
+      .. "vouches for it, and talk" },
+  { "HOST", "text", about = "server: the address to listen on (default "
+      .. "0.0.0.0, every interface); client: the server's address or name "
+      .. "(required)" },
+  { "PORT", "text", about = "server: the port to listen on (default 9443; "
+      .. "0: the system chooses); client: the server's port (required)" },
+  { "FINGERPRINT", "text", about = "client: what the server printed, the "
+      .. "pin of its key (sha256//BASE64) or its SHA-256 fingerprint "
+      .. "(AB:CD:...); without it the certificate must be signed by an "
+      .. "authority this computer trusts" },
+  rest = { "MESSAGE", "text", about = "client: what to say, joined by "
+      .. "spaces (none: standard input)" },
+  example = { "netbasics secure-talk server 127.0.0.1 9443",
+    "netbasics secure-talk client 127.0.0.1 9443 sha256//... Hello there" },
+}
 
 io.stdout:setvbuf("line")
-
-local USAGE = [=[
-usage: netbasics secure-talk server [HOST [PORT]]
-       netbasics secure-talk client HOST PORT [FINGERPRINT [MESSAGE...]]
-]=]
-local HELP = [[
-
-  server  makes a throwaway certificate, prints its fingerprint and
-          listens on HOST (default 0.0.0.0, every interface) and PORT
-          (default 9443; 0: the system chooses); answers "You said ..."
-          to each line until someone says bye
-  client  connects to HOST PORT over TLS, says who the certificate names
-          and who vouches for it, sends MESSAGE (the arguments joined by
-          spaces, else standard input) and prints what comes back
-  FINGERPRINT is what the server printed: its pin (sha256//BASE64) or its
-          SHA-256 fingerprint (AB:CD:...); without it the certificate
-          must be signed by an authority this computer trusts
-
-example: netbasics secure-talk server 127.0.0.1 9443
-         netbasics secure-talk client 127.0.0.1 9443 sha256//... Hello there
-]]
-
-local function usage_error(why)
-  if why then io.stderr:write("secure-talk: ", why, "\n") end
-  io.stderr:write(USAGE)
-  os.exit(2)
-end
 
 local function fail(msg)
   io.stderr:write("secure-talk: ", msg, "\n")
@@ -73,23 +69,12 @@ local function repr(s)
   end) .. "'"
 end
 
--- bytes from a peer or a certificate, safe to print on one line
+-- what a certificate says (the module escaped its odd bytes already),
+-- safe to print on one line: controls, DEL and bytes past ASCII as \xHH
 local function shown(s)
-  return (tostring(s):gsub("[%c\\\127-\255]", function(c)
+  return (tostring(s):gsub("[%c\127-\255]", function(c)
     return string.format("\\x%02x", c:byte())
   end))
-end
-
--- HOST: an IP address or a host name; PORT: 0..65535 (0 only to listen)
-local function checkhost(host)
-  local ep = net.parse_endpoint((host:find(":", 1, true) and "[" .. host
-    .. "]" or host) .. ":1")
-  return ep ~= nil
-end
-local function checkport(port, listening)
-  local n = port:match("^%d+$") and tonumber(port)
-  if not n or n > 65535 or (n == 0 and not listening) then return nil end
-  return math.tointeger(n)
 end
 
 -- ---------------------------------------------------------------------
@@ -107,6 +92,7 @@ local function tempfile(content)
 end
 
 local function server(host, port)
+  host = host == "*" and "0.0.0.0" or host
   -- the names this certificate covers: this computer's name, localhost,
   -- the loopback addresses, and the address we listen on if it is one
   local me = net.hostname()
@@ -160,11 +146,13 @@ local function server(host, port)
         -- not trust us, or that speaks no TLS, fails here
         local line, why, code = conn:recvline()
         if not line then
-          if code ~= "closed" then print("Dropped client: " .. shown(why)) end
+          if code ~= "closed" then
+            print("Dropped client: " .. lesson.printable(why))
+          end
           break
         end
         conn:sendall("You said " .. line .. "\n")
-        print("I got " .. shown(line))
+        print("I got " .. lesson.printable(line))
         if line:find("bye", 1, true) then
           stop = true
           break
@@ -278,41 +266,40 @@ local function client(host, port, fingerprint, message)
 end
 
 -- ---------------------------------------------------------------------
--- the arguments
+-- the arguments: which mode, then what that mode takes
 
-local mode = arg[1]
-for _, a in ipairs(arg) do
-  if a == "--help" or a == "-h" then
-    io.stdout:write(USAGE, HELP)
-    os.exit(0)
+-- value `s` of argument `name` checked as lesson kind `kind`
+local function checked(name, kind, s)
+  local v, why = lesson.KINDS[kind](s)
+  if v == nil then
+    lesson.usage_error(name .. " " .. lesson.shown(s) .. ": " .. why)
   end
+  return v
 end
+
+local mode = args.MODE
 if mode == "server" then
-  if #arg > 3 then usage_error("too many arguments") end
-  local host, port = arg[2] or "0.0.0.0", arg[3] or "9443"
-  if not checkhost(host) then
-    usage_error("malformed host '" .. shown(host) .. "'")
+  local extra = args.FINGERPRINT or args.MESSAGE[1]
+  if extra then
+    lesson.usage_error("too many arguments: " .. lesson.shown(extra)
+      .. " is one more than a server takes")
   end
-  if not checkport(port, true) then
-    usage_error("port " .. shown(port) .. " is not a number 0..65535")
-  end
-  server(host, checkport(port, true))
+  server(checked("HOST", "listen-host", args.HOST or "0.0.0.0"),
+    checked("PORT", "listen-port", args.PORT or "9443"))
 elseif mode == "client" then
-  local host, port, fingerprint = arg[2], arg[3], arg[4]
-  if not host or not port then usage_error() end
-  if not checkhost(host) then
-    usage_error("malformed host '" .. shown(host) .. "'")
-  end
-  if not checkport(port, false) then
-    usage_error("port " .. shown(port) .. " is not a number 1..65535")
-  end
+  if not args.HOST then lesson.usage_error("a client needs HOST") end
+  if not args.PORT then lesson.usage_error("a client needs PORT") end
+  local host = checked("HOST", "host", args.HOST)
+  local port = checked("PORT", "port", args.PORT)
+  local fingerprint = args.FINGERPRINT
   if fingerprint and not (fingerprint:match("^sha256//?[%w+/]+=*$")
       or fingerprint:match("^%x%x" .. (":%x%x"):rep(31) .. "$")) then
-    usage_error("'" .. shown(fingerprint) .. "' is not a fingerprint "
-      .. "(sha256//BASE64 or AB:CD:...)")
+    lesson.usage_error("FINGERPRINT " .. lesson.shown(fingerprint)
+      .. ": not a pin (sha256//BASE64) or a SHA-256 fingerprint "
+      .. "(AB:CD:..., 32 pairs)")
   end
-  client(host, checkport(port, false), fingerprint,
-    arg[5] and table.concat(arg, " ", 5) .. "\n")
+  client(host, port, fingerprint,
+    #args.MESSAGE > 0 and table.concat(args.MESSAGE, " ") .. "\n" or nil)
 else
-  usage_error(mode and ("no mode '" .. shown(mode) .. "' (server or client)"))
+  lesson.usage_error("MODE " .. lesson.shown(mode) .. ": server or client")
 end
