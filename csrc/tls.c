@@ -405,14 +405,17 @@ static int bio_read(BIO *b, char *p, int n) {
   BIO_clear_retry_flags(b);
   if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
     BIO_set_retry_read(b);
-  if (r == 0) errno = 0;
+  if (r == 0) {  /* the end: OpenSSL asks BIO_eof whether it was cut */
+    BIO_set_flags(b, BIO_FLAGS_IN_EOF);
+    errno = 0;
+  }
   return (int)r;
 }
 
 static long bio_ctrl(BIO *b, int cmd, long num, void *ptr) {
-  (void)b;
   (void)num;
   (void)ptr;
+  if (cmd == BIO_CTRL_EOF) return BIO_test_flags(b, BIO_FLAGS_IN_EOF) != 0;
   return cmd == BIO_CTRL_FLUSH ? 1 : 0;
 }
 
