@@ -15,6 +15,8 @@
 **   info(s) -> table                    what s:tlsinfo() returns
 */
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -830,8 +832,12 @@ static int tls_attach(lua_State *L) {
   if (server) SSL_set_accept_state(ly->ssl);
   else SSL_set_connect_state(ly->ssl);
   {
-    int fl = fcntl(s->fd, F_GETFL);
+    /* non-blocking for good; no Nagle: a handshake's flight and the
+    ** first bytes after it go in several sends, and each would wait for
+    ** the peer's delayed acknowledgement (curl sets it too) */
+    int fl = fcntl(s->fd, F_GETFL), one = 1;
     if (fl >= 0 && !(fl & O_NONBLOCK)) fcntl(s->fd, F_SETFL, fl | O_NONBLOCK);
+    setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   }
   s->tasked = 1;
   s->layer = ly;
