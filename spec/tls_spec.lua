@@ -445,34 +445,42 @@ describe("bytes through TLS", function()
   -- that size; the receiver's side is hashed by sha256sum as it arrives
   local MIB, COUNT = 1 << 20, 1024
 
-  local function expected(d, block)
-    T.writefile(d .. "/block", block)
-    local r = T.run(string.format("for i in $(seq %d); do cat %s/block; "
-      .. "done | sha256sum", COUNT, d))
-    return r.out:match("^(%x+)")
+  -- one block for both tests, in its own folder, with the sha256 of
+  -- COUNT copies of it
+  local block, blockdir, want
+  local function expected(d)
+    if not want then
+      block, blockdir = T.randomdata(MIB), T.tmpdir()
+      T.writefile(blockdir .. "/block", block)
+      local r = T.run(string.format("for i in $(seq %d); do cat %s/block; "
+        .. "done | sha256sum", COUNT, blockdir))
+      want = r.out:match("^(%x+)")
+    end
+    os.execute(string.format("cp %s/block %s/block", blockdir, d))
+    return want, block
   end
+  teardown(function() if blockdir then T.rmtree(blockdir) end end)
 
   it("are exact, 1 GiB from us to socat (sha256 compared)", function()
     local d = T.tmpdir()
     finally(function() T.rmtree(d) end)
-    local block = T.randomdata(MIB)
+    local sum, data = expected(d)
     local port = T.free_port()
     local p = peer(string.format("exec socat -u OPENSSL-LISTEN:%d,bind="
       .. "127.0.0.1,reuseaddr,cert=%s,key=%s,verify=0 SYSTEM:'sha256sum >"
       .. " %s/got'", port, pki.good.cert, pki.good.key, d), port)
     local s = assert(connect(port))
-    for _ = 1, COUNT do assert(s:sendall(block)) end
+    for _ = 1, COUNT do assert(s:sendall(data)) end
     s:close()
     assert.equal(0, p:wait(120))
-    assert.equal(expected(d, block), T.slurp(d .. "/got"):match("^(%x+)"))
+    assert.equal(sum, T.slurp(d .. "/got"):match("^(%x+)"))
   end)
 
   it("are exact, 1 GiB from socat to us, and end with close_notify",
     function()
     local d = T.tmpdir()
     finally(function() T.rmtree(d) end)
-    local block = T.randomdata(MIB)
-    local want = expected(d, block)
+    local want = expected(d)
     local port = T.free_port()
     peer(string.format("exec socat -u SYSTEM:'for i in $(seq %d); do cat "
       .. "%s/block; done' OPENSSL-LISTEN:%d,bind=127.0.0.1,reuseaddr,"
@@ -652,5 +660,33 @@ raw.shutdown(socket.SHUT_RDWR); raw.close()
     assert.matches("^recv from 127%.0%.0%.1:%d+: the peer cut the "
       .. "connection without a TLS close_notify %(what came may be "
       .. "incomplete%)$", err)
+  end)
+end)
+
+describe("netbasics.tls", function()
+  it("is loaded on the first TLS call only, and core.so does not link "
+    .. "OpenSSL", function()
+    local r = T.run(T.lua .. " -e " .. q("package.path = 'lua/?.lua;lua/?/"
+      .. "init.lua;' .. package.path; package.cpath = '" .. T.build
+      .. "/lib/?.so;' .. package.cpath; local net = require 'netbasics'; "
+      .. "local s = net.socket(); print(s:tlsinfo(), "
+      .. "package.loaded['netbasics.tls'] ~= nil); s:close(); "
+      .. "pcall(net.connect, '127.0.0.1', 1, {tls = true}); "
+      .. "print(package.loaded['netbasics.tls'] ~= nil)"))
+    assert.equal(0, r.code, r.err)
+    assert.equal("nil\tfalse\ntrue\n", r.out)
+    local ldd = T.run("ldd " .. q(T.build .. "/lib/netbasics/core.so"))
+    assert.equal(0, ldd.code)
+    assert.is_nil(ldd.out:find("libssl", 1, true))
+    assert.is_nil(ldd.out:find("libcrypto", 1, true))
+  end)
+
+  it("raises on a closed socket's tlsinfo and starttls, as every method",
+    function()
+    local s = net.socket()
+    s:close()
+    assert.has_error(function() s:tlsinfo() end,
+      "attempt to use a closed socket")
+    assert.has_error(function() s:starttls() end)
   end)
 end)
