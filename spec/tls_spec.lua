@@ -396,6 +396,42 @@ s.unwrap()
     c2:close()
   end)
 
+  it("with verify_client = \"request\" lets a client without a "
+    .. "certificate in, and with a pin wants that client's key", function()
+    local l, port = ourserver({ cert = pki.good.cert, key = pki.good.key,
+      verify_client = "request", cafile = pki.ca })
+    local p = T.spawn(string.format("printf 'anon\\n' | openssl s_client "
+      .. "-connect 127.0.0.1:%d -CAfile %s -quiet", port, q(pki.ca)))
+    finally(function() p:stop() end)
+    local c = assert(l:accept())
+    assert.equal("anon", c:recvline())
+    local info = c:tlsinfo()
+    assert.is_false(info.verified)
+    assert.equal("the client sent no certificate", info.why)
+    c:close()
+    local pl, pport = ourserver({ cert = pki.good.cert, key = pki.good.key,
+      pin = pki.client.pin })
+    local p1 = T.spawn(string.format("printf 'pinned\\n' | openssl "
+      .. "s_client -connect 127.0.0.1:%d -CAfile %s -cert %s -key %s -quiet",
+      pport, q(pki.ca), q(pki.client.cert), q(pki.client.key)))
+    finally(function() p1:stop() end)
+    local c1 = assert(pl:accept())
+    assert.equal("pinned", c1:recvline())
+    assert.is_true(c1:tlsinfo().pinned)
+    c1:close()
+    local p2 = T.spawn(string.format("printf 'other\\n' | openssl "
+      .. "s_client -connect 127.0.0.1:%d -CAfile %s -cert %s -key %s -quiet",
+      pport, q(pki.ca), q(pki.ecdsa.cert), q(pki.ecdsa.key)))
+    finally(function() p2:stop() end)
+    local c2 = assert(pl:accept())
+    c2:settimeout(10)
+    local line, err, code = c2:recvline()
+    assert.is_nil(line)
+    assert.equal("tls", code)
+    assert.matches("the client's public key does not match the pin", err)
+    c2:close()
+  end)
+
   it("fails at listen for a key that does not match or a missing file",
     function()
     local l, err, code = net.listen("127.0.0.1", 0, { tls = {
