@@ -15,6 +15,8 @@
 **   info(s) -> table                    what s:tlsinfo() returns
 */
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -405,14 +407,17 @@ static int bio_read(BIO *b, char *p, int n) {
   BIO_clear_retry_flags(b);
   if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
     BIO_set_retry_read(b);
-  if (r == 0) errno = 0;
+  if (r == 0) {  /* the end: OpenSSL asks BIO_eof whether it was cut */
+    BIO_set_flags(b, BIO_FLAGS_IN_EOF);
+    errno = 0;
+  }
   return (int)r;
 }
 
 static long bio_ctrl(BIO *b, int cmd, long num, void *ptr) {
-  (void)b;
   (void)num;
   (void)ptr;
+  if (cmd == BIO_CTRL_EOF) return BIO_test_flags(b, BIO_FLAGS_IN_EOF) != 0;
   return cmd == BIO_CTRL_FLUSH ? 1 : 0;
 }
 
@@ -701,7 +706,8 @@ static int tls_context(lua_State *L) {
   if (server) {
     int mode = SSL_VERIFY_NONE;
     if (c->client_cert || c->haspin) mode = SSL_VERIFY_PEER;
-    if (c->client_cert == 2) mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+    if (c->client_cert == 2 || c->haspin)
+      mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;  /* a pin wants its key */
     c->verify = c->client_cert != 0;
     SSL_CTX_set_verify(ctx, mode, verify_cb);
     if (c->alpn != NULL)
@@ -827,8 +833,12 @@ static int tls_attach(lua_State *L) {
   if (server) SSL_set_accept_state(ly->ssl);
   else SSL_set_connect_state(ly->ssl);
   {
-    int fl = fcntl(s->fd, F_GETFL);
+    /* non-blocking for good; no Nagle: a handshake's flight and the
+    ** first bytes after it go in several sends, and each would wait for
+    ** the peer's delayed acknowledgement (curl sets it too) */
+    int fl = fcntl(s->fd, F_GETFL), one = 1;
     if (fl >= 0 && !(fl & O_NONBLOCK)) fcntl(s->fd, F_SETFL, fl | O_NONBLOCK);
+    setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   }
   s->tasked = 1;
   s->layer = ly;
@@ -937,7 +947,7 @@ static int tls_handshake(lua_State *L) {
 
 /* one certificate as a table */
 static void pushcert(lua_State *L, X509 *c) {
-  char buf[1024];
+  char buf[1024], names[8192];
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned len = 0, i;
   GENERAL_NAMES *gs;
@@ -955,20 +965,34 @@ static void pushcert(lua_State *L, X509 *c) {
   timetext(X509_get0_notAfter(c), 1, buf, sizeof buf);
   lua_pushstring(L, buf);
   lua_setfield(L, -2, "not_after");
-  lua_newtable(L);
+  /* the names, gathered before any push (a push may raise: gs would
+  ** leak), each ending in '\0'; as many as fit */
   gs = X509_get_ext_d2i(c, NID_subject_alt_name, NULL, NULL);
   if (gs != NULL) {
     int k;
-    for (k = 0; k < sk_GENERAL_NAME_num(gs); k++)
-      if (gentext(sk_GENERAL_NAME_value(gs, k), buf, sizeof buf)) {
-        lua_pushstring(L, buf);
-        lua_rawseti(L, -2, ++n);
-      }
+    size_t o = 0;
+    for (k = 0; k < sk_GENERAL_NAME_num(gs); k++) {
+      char one[300];
+      size_t size;
+      if (!gentext(sk_GENERAL_NAME_value(gs, k), one, sizeof one)) continue;
+      size = strlen(one) + 1;
+      if (o + size > sizeof names) break;
+      memcpy(names + o, one, size);
+      o += size;
+      n++;
+    }
     GENERAL_NAMES_free(gs);
   }
-  if (n == 0 && cntext(c, buf, sizeof buf)) {
-    lua_pushstring(L, buf);
-    lua_rawseti(L, -2, 1);
+  if (n == 0 && cntext(c, names, sizeof names)) n = 1;
+  lua_createtable(L, n, 0);
+  {
+    const char *p = names;
+    int k;
+    for (k = 1; k <= n; k++) {
+      lua_pushstring(L, p);
+      lua_rawseti(L, -2, k);
+      p += strlen(p) + 1;
+    }
   }
   lua_setfield(L, -2, "names");
   if (X509_digest(c, EVP_sha256(), md, &len)) {

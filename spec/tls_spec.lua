@@ -396,6 +396,42 @@ s.unwrap()
     c2:close()
   end)
 
+  it("with verify_client = \"request\" lets a client without a "
+    .. "certificate in, and with a pin wants that client's key", function()
+    local l, port = ourserver({ cert = pki.good.cert, key = pki.good.key,
+      verify_client = "request", cafile = pki.ca })
+    local p = T.spawn(string.format("printf 'anon\\n' | openssl s_client "
+      .. "-connect 127.0.0.1:%d -CAfile %s -quiet", port, q(pki.ca)))
+    finally(function() p:stop() end)
+    local c = assert(l:accept())
+    assert.equal("anon", c:recvline())
+    local info = c:tlsinfo()
+    assert.is_false(info.verified)
+    assert.equal("the client sent no certificate", info.why)
+    c:close()
+    local pl, pport = ourserver({ cert = pki.good.cert, key = pki.good.key,
+      pin = pki.client.pin })
+    local p1 = T.spawn(string.format("printf 'pinned\\n' | openssl "
+      .. "s_client -connect 127.0.0.1:%d -CAfile %s -cert %s -key %s -quiet",
+      pport, q(pki.ca), q(pki.client.cert), q(pki.client.key)))
+    finally(function() p1:stop() end)
+    local c1 = assert(pl:accept())
+    assert.equal("pinned", c1:recvline())
+    assert.is_true(c1:tlsinfo().pinned)
+    c1:close()
+    local p2 = T.spawn(string.format("printf 'other\\n' | openssl "
+      .. "s_client -connect 127.0.0.1:%d -CAfile %s -cert %s -key %s -quiet",
+      pport, q(pki.ca), q(pki.ecdsa.cert), q(pki.ecdsa.key)))
+    finally(function() p2:stop() end)
+    local c2 = assert(pl:accept())
+    c2:settimeout(10)
+    local line, err, code = c2:recvline()
+    assert.is_nil(line)
+    assert.equal("tls", code)
+    assert.matches("the client's public key does not match the pin", err)
+    c2:close()
+  end)
+
   it("fails at listen for a key that does not match or a missing file",
     function()
     local l, err, code = net.listen("127.0.0.1", 0, { tls = {
@@ -437,5 +473,256 @@ s.unwrap()
     assert.equal("b", info.alpn)
     assert.same({}, info.chain)  -- no client certificate
     assert.equal("the client sent no certificate", info.why)
+  end)
+end)
+
+describe("bytes through TLS", function()
+  -- 1 GiB: 1024 copies of one random MiB, so the sender needs no file of
+  -- that size; the receiver's side is hashed by sha256sum as it arrives
+  local MIB, COUNT = 1 << 20, 1024
+
+  -- one block for both tests, in its own folder, with the sha256 of
+  -- COUNT copies of it
+  local block, blockdir, want
+  local function expected(d)
+    if not want then
+      block, blockdir = T.randomdata(MIB), T.tmpdir()
+      T.writefile(blockdir .. "/block", block)
+      local r = T.run(string.format("for i in $(seq %d); do cat %s/block; "
+        .. "done | sha256sum", COUNT, blockdir))
+      want = r.out:match("^(%x+)")
+    end
+    os.execute(string.format("cp %s/block %s/block", blockdir, d))
+    return want, block
+  end
+  teardown(function() if blockdir then T.rmtree(blockdir) end end)
+
+  it("are exact, 1 GiB from us to socat (sha256 compared)", function()
+    local d = T.tmpdir()
+    finally(function() T.rmtree(d) end)
+    local sum, data = expected(d)
+    local port = T.free_port()
+    local p = peer(string.format("exec socat -u OPENSSL-LISTEN:%d,bind="
+      .. "127.0.0.1,reuseaddr,cert=%s,key=%s,verify=0 SYSTEM:'sha256sum >"
+      .. " %s/got'", port, pki.good.cert, pki.good.key, d), port)
+    local s = assert(connect(port))
+    for _ = 1, COUNT do assert(s:sendall(data)) end
+    s:close()
+    assert.equal(0, p:wait(120))
+    assert.equal(sum, T.slurp(d .. "/got"):match("^(%x+)"))
+  end)
+
+  it("are exact, 1 GiB from socat to us, and end with close_notify",
+    function()
+    local d = T.tmpdir()
+    finally(function() T.rmtree(d) end)
+    local want = expected(d)
+    local port = T.free_port()
+    peer(string.format("exec socat -u SYSTEM:'for i in $(seq %d); do cat "
+      .. "%s/block; done' OPENSSL-LISTEN:%d,bind=127.0.0.1,reuseaddr,"
+      .. "cert=%s,key=%s,verify=0", COUNT, d, port, pki.good.cert,
+      pki.good.key), port)
+    local s = assert(connect(port))
+    local sum = assert(io.popen("sha256sum > " .. d .. "/got", "w"))
+    local n = 0
+    while true do
+      local data = assert(s:recv(1 << 20))
+      if data == "" then break end  -- socat's close_notify
+      n = n + #data
+      sum:write(data)
+    end
+    sum:close()
+    assert.equal(COUNT * MIB, n)
+    assert.equal(want, T.slurp(d .. "/got"):match("^(%x+)"))
+  end)
+end)
+
+describe("s:starttls", function()
+  it("turns a plain line exchange into TLS against a python3 server",
+    function()
+    local port = pyserver(pki.good, nil, [[
+f = raw.makefile("rwb", buffering=0)
+f.write(b"220 hello\r\n")
+assert f.readline() == b"STARTTLS\r\n"
+f.write(b"220 go ahead\r\n")
+conn = ctx.wrap_socket(raw, server_side=True)
+g = conn.makefile("rwb")
+line = g.readline()
+g.write(b"secret: " + line); g.flush()
+conn.unwrap()
+]])
+    local s = assert(net.connect("localhost", port, 10))
+    finally(function() s:close() end)
+    assert.equal("220 hello", s:recvline())
+    assert(s:write("STARTTLS\r\n"))
+    assert.equal("220 go ahead", s:recvline())
+    assert.is_nil(s:tlsinfo())
+    assert(s:starttls({ cafile = pki.ca }))
+    local info = s:tlsinfo()
+    assert.equal("localhost", info.servername)  -- the name connected to
+    assert.is_true(info.verified)
+    assert(s:write("words\n"))
+    assert.equal("secret: words", s:recvline())
+    assert.equal("", s:recv())
+  end)
+
+  it("works between two of our sockets in tasks, both sides", function()
+    local l = assert(net.listen("127.0.0.1", 0))
+    finally(function() l:close() end)
+    local _, port = l:getsockname()
+    local server = net.spawn(function()
+      local c <close> = assert(l:accept())
+      assert(c:write("ready\n"))
+      assert.equal("STARTTLS", c:recvline())
+      assert(c:write("go\n"))
+      assert(c:starttls({ server = true, cert = pki.ecdsa.cert,
+        key = pki.ecdsa.key }))
+      local line = assert(c:recvline())
+      assert(c:write("tls: ", line, "\n"))
+      return c:tlsinfo().version
+    end)
+    local client = net.spawn(function()
+      local s <close> = assert(net.connect("127.0.0.1", port, 10))
+      assert.equal("ready", s:recvline())
+      assert(s:write("STARTTLS\n"))
+      assert.equal("go", s:recvline())
+      assert(s:starttls({ cafile = pki.ca }))
+      assert(s:write("hi\n"))
+      return s:recvline()
+    end)
+    net.run()
+    assert.same({ true, "TLSv1.3" }, { server:join() })
+    assert.same({ true, "tls: hi" }, { client:join() })
+  end)
+
+  it("refuses bytes that came before TLS began, and a second starttls",
+    function()
+    local l = assert(net.listen("127.0.0.1", 0))
+    finally(function() l:close() end)
+    local _, port = l:getsockname()
+    local s = assert(net.connect("127.0.0.1", port, 10))
+    finally(function() s:close() end)
+    local c = assert(l:accept())
+    finally(function() c:close() end)
+    assert(s:write("STARTTLS\ninjected\n"))
+    assert.equal("STARTTLS", c:recvline())
+    local ok, err, code = c:starttls({ server = true, cert = pki.good.cert,
+      key = pki.good.key })
+    assert.is_nil(ok)
+    assert.equal("tls", code)
+    assert.equal("starttls: 9 bytes arrived before TLS began", err)
+    assert.equal("injected", c:recvline())  -- still plain, still there
+  end)
+end)
+
+describe("a TLS socket", function()
+  it("is ready to net.select while OpenSSL holds decrypted bytes the "
+    .. "kernel no longer signals", function()
+    local port = pyserver(pki.good, nil, [[
+conn = ctx.wrap_socket(raw, server_side=True)
+conn.sendall(b"0123456789abcdef")
+conn.recv(10)
+conn.unwrap()
+]])
+    local s = assert(connect(port))
+    assert.equal("0123", s:recv(4))
+    local r = net.select({ s }, nil, 0)
+    assert.equal(s, r[1])
+    assert.equal("456789abcdef", s:recv(100))
+    assert(s:write("x"))
+  end)
+
+  it("reads and writes the same inside a task, and the task server's "
+    .. "handshake waits on the loop (a plain client meanwhile is served)",
+    function()
+    local l, port = ourserver()
+    local plain = assert(net.listen("127.0.0.1", 0))
+    finally(function() plain:close() end)
+    local _, pport = plain:getsockname()
+    local order = {}
+    -- a TLS client that connects and says nothing for a while: its
+    -- handshake must not hold the loop
+    local silent = assert(net.connect("127.0.0.1", port, 10))
+    finally(function() silent:close() end)
+    net.spawn(function()
+      local c <close> = assert(l:accept())
+      c:settimeout(10)
+      local line = c:recvline()  -- waits on the loop for the handshake
+      order[#order + 1] = "tls " .. tostring(line)
+    end)
+    net.spawn(function()
+      local c <close> = assert(plain:accept())
+      order[#order + 1] = "plain " .. c:recvline()
+      -- now the TLS client talks
+      assert(silent:starttls({ cafile = pki.ca }))
+      assert(silent:write("late\n"))
+    end)
+    net.spawn(function()
+      local s <close> = assert(net.connect("127.0.0.1", pport, 10))
+      assert(s:write("first\n"))
+    end)
+    net.run()
+    assert.same({ "plain first", "tls late" }, order)
+  end)
+
+  it("sends close_notify on close, and reports a cut without one as "
+    .. "closed, in words", function()
+    local port, p = pyserver(pki.good, nil, [[
+conn = ctx.wrap_socket(raw, server_side=True, suppress_ragged_eofs=False)
+try:
+    data = conn.recv(100)
+    rest = conn.recv(100)
+    print("clean" if rest == b"" else "more")
+except ssl.SSLEOFError:
+    print("cut")
+sys.stdout.flush()
+raw.close()
+]])
+    local s = assert(connect(port))
+    assert(s:write("bye"))
+    s:close()
+    assert.equal(0, p:wait(10), p:err())
+    assert.equal("clean\n", p:out())
+    local port2 = pyserver(pki.good, nil, [[
+conn = ctx.wrap_socket(raw, server_side=True)
+conn.sendall(b"partial answer")
+raw.shutdown(socket.SHUT_RDWR); raw.close()
+]])
+    local c = assert(connect(port2))
+    assert.equal("partial answer", c:recv())
+    local data, err, code = c:recv()
+    assert.is_nil(data)
+    assert.equal("closed", code)
+    assert.matches("^recv from 127%.0%.0%.1:%d+: the peer cut the "
+      .. "connection without a TLS close_notify %(what came may be "
+      .. "incomplete%)$", err)
+  end)
+end)
+
+describe("netbasics.tls", function()
+  it("is loaded on the first TLS call only, and core.so does not link "
+    .. "OpenSSL", function()
+    local r = T.run(T.lua .. " -e " .. q("package.path = 'lua/?.lua;lua/?/"
+      .. "init.lua;' .. package.path; package.cpath = '" .. T.build
+      .. "/lib/?.so;' .. package.cpath; local net = require 'netbasics'; "
+      .. "local s = net.socket(); print(s:tlsinfo(), "
+      .. "package.loaded['netbasics.tls'] ~= nil); s:close(); "
+      .. "pcall(net.connect, '127.0.0.1', 1, {tls = true}); "
+      .. "print(package.loaded['netbasics.tls'] ~= nil)"))
+    assert.equal(0, r.code, r.err)
+    assert.equal("nil\tfalse\ntrue\n", r.out)
+    local ldd = T.run("ldd " .. q(T.build .. "/lib/netbasics/core.so"))
+    assert.equal(0, ldd.code)
+    assert.is_nil(ldd.out:find("libssl", 1, true))
+    assert.is_nil(ldd.out:find("libcrypto", 1, true))
+  end)
+
+  it("raises on a closed socket's tlsinfo and starttls, as every method",
+    function()
+    local s = net.socket()
+    s:close()
+    assert.has_error(function() s:tlsinfo() end,
+      "attempt to use a closed socket")
+    assert.has_error(function() s:starttls() end)
   end)
 end)

@@ -112,7 +112,11 @@ return function(M, core)
 
   -- net.connect(host, port [, timeout or {timeout =, tls =}])
   function M.connect(host, port, opts)
-    if type(opts) ~= "table" then return plainconnect(host, port, opts) end
+    if type(opts) ~= "table" then
+      local s, err, code = plainconnect(host, port, opts)
+      if s and not M.isip(host) then hostnames[s] = host end
+      return s, err, code
+    end
     for k in pairs(opts) do
       if not KNOWN[k] then
         error("bad argument #3 to 'connect' (unknown option '"
