@@ -119,6 +119,32 @@ describe("tls.selfsigned", function()
   end)
 end)
 
+describe("out of memory", function()
+  it("selfsigned and certificate, each Lua allocation failing in turn, "
+    .. "end in the memory error and free OpenSSL's objects", function()
+    local W = require "oomwalk"
+    local d = T.tmpdir()
+    finally(function() T.rmtree(d) end)
+    T.writefile(d .. "/cert.lua", [[
+      require "netbasics"  -- (netbasics.tls needs netbasics.core loaded)
+      local tls = require "netbasics.tls"
+      local c = assert(tls.selfsigned { name = "localhost",
+        dns = { "localhost" }, ip = { "127.0.0.1", "::1" } })
+      local d = assert(tls.certificate(c.cert))
+      print(d.sha256 == c.sha256, d.pin == c.pin, #c.key > 0)
+      print(tls.certificate("none"))
+    ]])
+    local r = T.nb({ d .. "/cert.lua" })
+    assert.equal(0, r.code, r.err)
+    assert.matches("^true\ttrue\ttrue\nnil\treading the certificate: ",
+      r.out)
+    local problems, runs, oom = W.walk(q(d .. "/cert.lua"))
+    assert.same({}, problems)
+    assert.is_true(runs >= 5, "only " .. runs .. " runs")
+    assert.is_true(oom >= runs // 2, oom .. " of " .. runs)
+  end)
+end)
+
 describe("tls.certificate", function()
   it("reads the fingerprint, pin and dates of a PEM certificate as "
     .. "openssl does", function()
