@@ -93,6 +93,22 @@ static int goodname(const char *s, size_t n) {
   return 1;
 }
 
+/* every field of the options table at 1 is one of `known` */
+static void checkfields(lua_State *L, const char *const known[]) {
+  lua_pushnil(L);
+  while (lua_next(L, 1) != 0) {
+    int i;
+    lua_pop(L, 1);
+    for (i = 0; known[i]; i++)
+      if (lua_type(L, -1) == LUA_TSTRING
+          && strcmp(lua_tostring(L, -1), known[i]) == 0)
+        break;
+    if (known[i] == NULL)
+      luaL_error(L, "unknown option '%s'", lua_type(L, -1) == LUA_TSTRING
+                 ? lua_tostring(L, -1) : luaL_typename(L, -1));
+  }
+}
+
 /* the strings of list field `field` of the table at 1, checked */
 static int listfield(lua_State *L, const char *field) {
   int t = lua_getfield(L, 1, field), n;
@@ -222,7 +238,9 @@ static int tls_selfsigned(lua_State *L) {
   certbox *b;
   X509_NAME *subject;
   BIGNUM *bn;
+  static const char *const known[] = {"name", "dns", "ip", "seconds", NULL};
   luaL_checktype(L, 1, LUA_TTABLE);
+  checkfields(L, known);
   lua_getfield(L, 1, "name");
   name = luaL_optlstring(L, -1, "localhost", &namelen);
   luaL_argcheck(L, goodname(name, namelen), 1,

@@ -107,11 +107,12 @@ describe("tls.selfsigned", function()
     assert.equal("hello", s:recvline())
   end)
 
-  it("raises on a bad name, address, lifetime or list", function()
+  it("raises on a bad name, address, lifetime, list or option", function()
     for _, opts in ipairs {
       { name = "a b" }, { name = "" }, { name = ("a"):rep(254) },
       { ip = { "1.2.3" } }, { ip = { 127 } }, { dns = { "x\n" } },
       { dns = "localhost" }, { seconds = 0 }, { seconds = 398 * 86400 + 1 },
+      { nmae = "localhost" }, { "localhost" },
     } do
       assert.has_error(function() tls.selfsigned(opts) end)
     end
