@@ -368,6 +368,35 @@ describe("secure-talk client", function()
   end)
 end)
 
+describe("secure-talk at a terminal", function()
+  local Tmux = require "tmux"
+
+  it("the client asks for the message when none is given; Ctrl-C stops "
+    .. "the server with 130 and removes its files", function()
+    local port = T.free_port()
+    local server = Tmux.open(("%s secure-talk server 127.0.0.1 %d"):format(
+      q(T.host), port))
+    finally(function() server:close() end)
+    local pin = server:wait_for("To talk to me"):match(
+      "client 127%.0%.0%.1 %d+ (%S+)")
+    assert.equal(2, #ourfiles(pin))
+    local c = Tmux.open(("%s secure-talk client 127.0.0.1 %d %s"):format(
+      q(T.host), port, pin))
+    finally(function() c:close() end)
+    c:wait_for("secure-talk: type your message, end it with Ctrl-D")
+    c:type("hi")
+    c:keys("C-d")
+    c:wait_for("Connection closed.")
+    assert.matches("\nhi\nReceived: 'You said hi\\n'\nConnection closed.\n",
+      c:screen())
+    assert.equal(0, c:status())
+    server:wait_for("I got hi")
+    server:keys("C-c")
+    assert.equal(130, server:status())
+    assert.same({}, ourfiles(pin))
+  end)
+end)
+
 describe("secure-talk arguments", function()
   local usage = "usage: netbasics secure-talk MODE [HOST [PORT [FINGERPRINT "
     .. "[MESSAGE...]]]]\n"

@@ -249,7 +249,15 @@ local function client(host, port, fingerprint, message)
   end
   explain(info, fingerprint)
   s:settimeout(60)  -- no answer for a minute: give up rather than hang
-  local content = message or io.read("a")
+  local content = message
+  if not content then
+    -- at a terminal, a person is typing: say what we wait for
+    if os.execute("test -t 0") then
+      io.stderr:write("secure-talk: type your message, end it with "
+        .. "Ctrl-D\n")
+    end
+    content = io.read("a")
+  end
   local ok
   ok, err = s:sendall(content)
   if not ok then s:close() fail(err) end
