@@ -54,9 +54,10 @@ for line in io.lines(raw) do
   end
 end
 
--- the order of the issue (talk, bulk, HTTP, validation, start-up,
+-- the order of the issue (talk, bulk, TLS, HTTP, validation, start-up,
 -- memory), then any other workload in the order it ran
-local ORDER = { "pp1", "pp50", "pipe50", "bulk", "dl-file", "dl-mem",
+local ORDER = { "pp1", "pp50", "pipe50", "bulk", "tlsbulk", "tlshs",
+  "tlspp50", "dl-file", "dl-mem",
   "dl-disk", "validate-mixed", "validate-good", "validate-ip_to_int",
   "startup", "idle", "lookup" }
 do
