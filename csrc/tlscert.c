@@ -310,8 +310,9 @@ static int tls_selfsigned(lua_State *L) {
     if (addname(b, isip, s, n) != 0) return sslfail(L, b, "adding a name");
     lua_pop(L, 1);
   }
+  /* (1 on success; 0 or -1 on failure) */
   if (ndns + nip > 0
-      && !X509_add1_ext_i2d(b->cert, NID_subject_alt_name, b->names, 0, 0))
+      && X509_add1_ext_i2d(b->cert, NID_subject_alt_name, b->names, 0, 0) != 1)
     return sslfail(L, b, "adding the names");
   if (addext(b->cert, NID_basic_constraints, "critical,CA:FALSE") != 0
       || addext(b->cert, NID_key_usage, "critical,digitalSignature") != 0
