@@ -5,7 +5,8 @@
 ** written by hand), and returns both as PEM text with the certificate's
 ** SHA-256 fingerprint (as `openssl x509 -fingerprint -sha256` prints it)
 ** and the pin of its public key ("sha256//BASE64", the `pin` option's
-** form, as tlsinfo gives it). certificate() reads the same facts from a PEM certificate.
+** form, as tlsinfo gives it). certificate() reads the same facts from a
+** PEM certificate.
 **
 ** Every OpenSSL object lives in a box (a userdata with __gc) made before
 ** the first one is taken, so an error raised half way (a string that
