@@ -321,14 +321,19 @@ static void scripttitle(const char *path, char *out, size_t size) {
   fclose(f);
 }
 
-/* does the script declare its arguments with netbasics.lesson? */
+/* does the script declare its arguments with netbasics.lesson: a line of
+** code (not a comment) that requires it? */
 static int declares_usage(const char *path) {
   char line[512];
   int found = 0;
   FILE *f = fopen(path, "r");
   if (f == NULL) return 0;
-  while (!found && fgets(line, sizeof line, f))
-    found = strstr(line, "\"netbasics.lesson\"") != NULL;
+  while (!found && fgets(line, sizeof line, f)) {
+    const char *code = line + strspn(line, " \t");
+    found = strncmp(code, "--", 2) != 0
+            && strstr(code, "require") != NULL
+            && strstr(code, "\"netbasics.lesson\"") != NULL;
+  }
   fclose(f);
   return found;
 }

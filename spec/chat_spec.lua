@@ -227,6 +227,34 @@ for i in range(30):
     end)
   end)
 
+  it("passes a client's odd bytes on exact, and keeps them out of its "
+    .. "own log", function()
+    local net = require "netbasics"
+    local port = T.free_port("tcp", "127.0.0.1")
+    local server = T.spawn(T.shquote(T.host) .. " chat-server 127.0.0.1 "
+      .. port)
+    finally(function() server:stop() end)
+    assert.is_true(T.wait_port(port, 10))
+    local a = assert(net.connect("127.0.0.1", port, 5))
+    finally(function() a:close() end)
+    a:settimeout(10)
+    assert.matches("^Welcome, ", a:recvline())
+    local b = assert(net.connect("127.0.0.1", port, 5))
+    finally(function() b:close() end)
+    b:settimeout(10)
+    local bname = b:recvline():match("^Welcome, ([%d.:]+)%.")
+    assert.equal("*** " .. bname .. " joined", a:recvline())
+    local line = "red \27[31mtext\27[0m \1\7\255\254 é"
+    assert(b:sendall(line .. "\n"))
+    assert.equal(bname .. " says: " .. line, a:recvline())
+    assert(b:sendall("bye\n"))
+    assert.equal("Goodbye, " .. bname .. ".", b:recvline())
+    assert.truthy(T.until_true(function()
+      return server:out():find(bname .. " left\n", 1, true)
+    end, 10))
+    assert.is_nil(server:out():find("[%z\1-\9\11-\31\127-\255]"))
+  end)
+
   it("says the port the system chose for port 0, on stderr", function()
     local server = T.spawn(T.shquote(T.host) .. " chat-server 127.0.0.1 0")
     finally(function() server:stop() end)

@@ -246,6 +246,25 @@ describe("make install", function()
       words(r.out))
   end)
 
+  it("works with the README's LUA_PATH_5_4 and LUA_CPATH_5_4 lines for "
+    .. "PREFIX=DIR", function()
+    local readme = assert(T.slurp(src .. "/README.md"))
+    local lines = {}
+    for l in readme:gmatch("\nexport (LUA_C?PATH_5_4=[^\n]+)") do
+      lines[#lines + 1] = (l:gsub("DIR", prefix))
+    end
+    assert.equal(2, #lines)
+    local r = run_ok("cd / && env -u LUA_PATH -u LUA_CPATH " .. lines[1] .. " "
+      .. lines[2] .. " lua5.4 -e " .. q([[
+        local net = require "netbasics"
+        print(package.searchpath("netbasics", package.path))
+        print(package.searchpath("netbasics.core", package.cpath))
+        print(type(require "netbasics.curl"))]]))
+    assert.same({ prefix .. "/share/lua/5.4/netbasics/init.lua",
+                  prefix .. "/lib/lua/5.4/netbasics/core.so", "table" },
+      words(r.out))
+  end)
+
   it("installs the man page where man finds it", function()
     local r = run_ok("MANWIDTH=80 man -M " .. q(prefix .. "/share/man")
       .. " netbasics")

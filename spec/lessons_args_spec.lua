@@ -135,11 +135,29 @@ describe("the argument checks", function()
       refused({ "talk-server", "127.0.0.1", p }, "PORT '" .. p .. "': "
         .. RULE, U)
     end
-    for _, h in ipairs { "127.1", "256.1.1.1", "a..b", "-", "1.2.3.4:80" } do
+    for _, h in ipairs { "127.1", "256.1.1.1", "a..b", "-" } do
       refused({ "talk-server", h }, "HOST '" .. h .. "': not an IP address "
         .. "or a host name (0.0.0.0 is every interface, 127.0.0.1 this "
         .. "computer only)", U)
     end
+  end)
+
+  it("guesses what a learner meant: a port where the host goes, host and "
+    .. "port together, a server's port apart", function()
+    refused({ "talk-server", "9087" }, "HOST '9087': not an IP address or a "
+      .. "host name (a port? the host comes first: 127.0.0.1 9087)",
+      "talk-server [HOST [PORT]]")
+    refused({ "talk-client", "127.0.0.1:9087", "hi" }, "HOST "
+      .. "'127.0.0.1:9087': not an IP address or a host name (the host and "
+      .. "the port go apart: 127.0.0.1 9087)",
+      "talk-client HOST PORT [MESSAGE...]")
+    refused({ "talk-client", "[::1]:9087" }, "HOST '[::1]:9087': not an IP "
+      .. "address or a host name (the host and the port go apart: ::1 9087)",
+      "talk-client HOST PORT [MESSAGE...]")
+    refused({ "names", "x.test", "127.0.0.1", "5353" }, "too many arguments: "
+      .. "'5353' is one more than it takes (a server's port goes after a "
+      .. "colon: 127.0.0.1:5353)",
+      "names [-timeout=SECONDS] [-retry=TRIES] [NAME [SERVER[:PORT]]]")
   end)
 
   it("chat-server: IDLE is a number of seconds", function()
@@ -164,6 +182,12 @@ describe("the argument checks", function()
       refused({ name, "ftp://x/" }, "URL 'ftp://x/': not http:// or "
         .. "https://", U)
       refused({ name, "http://127.0.0.1:1/", "" }, "PATH is empty", U)
+      -- a folder for PATH: a learner means a file in it
+      refused({ name, "http://127.0.0.1:1/", "/tmp" }, "PATH '/tmp': is a "
+        .. "folder: give a file's name, like /tmp/mycopy.html", U)
+      refused({ name, "http://127.0.0.1:1/", "/tmp/new/" }, "PATH "
+        .. "'/tmp/new/': is a folder: give a file's name, like "
+        .. "/tmp/new/mycopy.html", U)
     end
   end)
 
@@ -189,5 +213,50 @@ describe("download's message when the download fails", function()
     assert.equal(1, r.code)
     assert.equal("Could not download " .. url .. ": HTTP 404 File not "
       .. "found\n", r.err)
+  end)
+end)
+
+describe("netbasics.lesson", function()
+  local L = require "netbasics.lesson"
+
+  it("writes the usage line from a declaration", function()
+    assert.equal("netbasics x [-timeout=SECONDS] HOST PORT [A [B [REST...]]]",
+      L.usage { name = "x",
+        options = { { "timeout", "seconds", meta = "SECONDS" } },
+        { "HOST", "host", required = true },
+        { "PORT", "port", required = true },
+        { "A", "text" }, { "B", "text" }, rest = { "REST", "text" } })
+    assert.equal("netbasics y", L.usage { name = "y" })
+  end)
+
+  it("checks each kind", function()
+    local K = L.KINDS
+    assert.equal(80, K.port("80"))
+    assert.is_nil(K.port("0"))
+    assert.equal(0, K["listen-port"]("0"))
+    assert.equal("::1", K.host("::1"))
+    assert.equal("example.org", K.host("example.org"))
+    assert.is_nil(K.host("127.1"))
+    assert.equal("*", K["listen-host"]("*"))
+    assert.equal("127.0.0.1:53", K.server("127.0.0.1:53"))
+    assert.equal("[::1]:53", K.server("[::1]:53"))
+    assert.is_nil(K.server("ns.example"))
+    assert.equal("/etc/hostname", K.file("/etc/hostname"))
+    assert.same({ nil, "no such file or directory" },
+      { K.file("/nonexistent-nbtest") })
+    assert.same({ nil, "is a folder, not a file" }, { K.file("/tmp") })
+    assert.equal(2.5, K.seconds("2.5", {}))
+    assert.is_nil(K.seconds("0", {}))
+    assert.equal(3, K.count("3", { min = 1, max = 10 }))
+    assert.is_nil(K.count("11", { min = 1, max = 10 }))
+    assert.equal("https://x/", K.url("https://x/"))
+  end)
+
+  it("shows a peer's bytes safely: controls, DEL, backslash and bytes "
+    .. "that are not UTF-8 escaped, other text as it is", function()
+    assert.equal("a\\x01b\\x1B[2J\\x5C é \\xC2\\x9B \\x7F",
+      L.printable("a\1b\27[2J\\ é \194\155 \127"))
+    assert.equal("\\xFF\\xC3\\xA9", L.printable("\255é"))
+    assert.equal("plain words", L.printable("plain words"))
   end)
 end)

@@ -1,5 +1,5 @@
 -- The nslookup lesson against the real nslookup (bind9-dnsutils), both
--- asking the lesson's DNS world of TESTING.md (dnsmasq on loopback, see
+-- asking the lesson's DNS world of docs/testing.md (dnsmasq on loopback, see
 -- spec/support/dnsworld.lua): the same question must print the same bytes.
 local T = require "nbtest"
 local W = require "dnsworld"
@@ -209,5 +209,49 @@ describe("the names lesson", function()
       assert.matches("^Server:\t\t127.0.0.1\nAddress:\t127.0.0.1#53\n\n",
         got.out)
     end
+  end)
+end)
+
+describe("scripts/dnsworld, the lesson's DNS world by hand", function()
+  it("serves names the seed's answer on loopback, and Ctrl-C stops both "
+    .. "servers", function()
+    local port = T.free_port("udp")
+    -- at a terminal, as a learner starts it
+    local tm = require("tmux").open("scripts/dnsworld " .. port)
+    finally(function() tm:close() end)
+    tm:wait_for("Ctrl-C stops it")
+    assert.truthy(T.until_true(function()
+      local r = T.run("ss -Hnul 'sport = :" .. port .. "'")
+      return r.out:find("127.0.0.1:" .. port, 1, true)
+        and r.out:find("127.0.0.2:" .. port, 1, true)
+    end, 10), tm:screen())
+    local server = "127.0.0.1:" .. port
+    -- the first answer fills the forwarder's cache; the second is the seed's
+    local r = T.nb({ "names", "gnomon.securitystandard.org", server })
+    assert.equal(0, r.code, r.err)
+    r = T.nb({ "names", "gnomon.securitystandard.org", server })
+    assert.equal("Server:\t\t127.0.0.1\nAddress:\t127.0.0.1#" .. port .. "\n\n"
+      .. "Non-authoritative answer:\n"
+      .. "gnomon.securitystandard.org\tcanonical name = "
+      .. "hermes.securitystandard.org.\n"
+      .. "Name:\thermes.securitystandard.org\nAddress: 185.172.165.184\n\n",
+      r.out)
+    tm:wait_for("names gnomon.securitystandard.org 127.0.0.1:" .. port)
+    tm:keys("C-c")
+    assert.equal(0, tm:status())
+    assert.truthy(T.until_true(function() return not T.listening(port, "udp") end,
+      10))
+  end)
+
+  it("refuses a bad port with its usage line, exit 2", function()
+    for _, a in ipairs { "abc", "0", "70000", "-1", "", "53 54" } do
+      local r = T.run("scripts/dnsworld " .. (a == "53 54" and a
+        or T.shquote(a)))
+      assert.equal(2, r.code, a)
+      assert.matches("^usage: scripts/dnsworld %[PORT%]", r.err)
+    end
+    local r = T.run("scripts/dnsworld --help")
+    assert.same({ 0, "" }, { r.code, r.err })
+    assert.matches("^usage: scripts/dnsworld %[PORT%]", r.out)
   end)
 end)

@@ -1,5 +1,5 @@
 -- The resolve family against real DNS servers: dnsmasq on loopback (the
--- lesson's world of TESTING.md, spec/support/dnsworld.lua), a server that
+-- lesson's world of docs/testing.md, spec/support/dnsworld.lua), a server that
 -- answers badly on purpose (spec/support/fakedns.py), a network namespace
 -- for the system's default server, getent for net.resolve.
 local T = require "nbtest"

@@ -29,12 +29,15 @@
 -- { "timeout", "seconds", meta = "SECONDS", about = } }` are written
 -- `-timeout=5` (nslookup's style), args.timeout; `--` ends the options.
 -- A negative number is not an option: `-1` is a (bad) port.
+-- `too_many = function(s) return " (hint)" end` adds a hint to the message
+-- for one argument too many.
 --
 -- Kinds (KINDS below): host, listen-host, port, listen-port, ipv4, server,
--- url, path, text, any, seconds and count (with `min` and `max`). Every
--- kind but `any` refuses an empty string. Ports follow one rule, said the
--- same way everywhere (PORT_RULE): 1 to 65535, and 0 only to listen,
--- where the system chooses one.
+-- url, path (a file to write), file (a file to read), text, any, seconds
+-- and count (with `min` and `max`). Every kind but `any` refuses an empty
+-- string. Ports follow one rule, said the same way everywhere
+-- (PORT_RULE): 1 to 65535, and 0 only to listen, where the system
+-- chooses one. printable(s) shows a peer's bytes safely in a log.
 --
 -- `netbasics --list` runs each lesson that requires this module in a
 -- state of its own where args() stops at once with the usage line, so
@@ -84,16 +87,31 @@ local function port_in(s, low)
   return n and n >= low and n <= 65535 and n or nil
 end
 
+-- what a learner likely meant by a host that is not one: a port alone,
+-- or a host and a port written together
+local function host_hint(s)
+  if s:match("^%d+$") then
+    return " (a port? the host comes first: 127.0.0.1 " .. s .. ")"
+  end
+  local ep = net.parse_endpoint(s)
+  if ep then
+    return (" (the host and the port go apart: %s %d)"):format(ep.host,
+      ep.port)
+  end
+  return ""
+end
+
 -- each kind: the value, or nil and why not (the text is never empty here)
 local KINDS = {
   host = function(s)
     if ishost(s) then return s end
-    return nil, "not an IP address or a host name"
+    return nil, "not an IP address or a host name" .. host_hint(s)
   end,
   ["listen-host"] = function(s)
     if s == "*" or ishost(s) then return s end
-    return nil, "not an IP address or a host name (0.0.0.0 is every "
-      .. "interface, 127.0.0.1 this computer only)"
+    local hint = host_hint(s)
+    return nil, "not an IP address or a host name" .. (hint ~= "" and hint
+      or " (0.0.0.0 is every interface, 127.0.0.1 this computer only)")
   end,
   port = function(s)
     local n = port_in(s, 1)
@@ -132,14 +150,41 @@ local KINDS = {
         .. "written %20 in a URL)"
     end
     local scheme = s:match("^(%a[%w+.-]*)://")
-    if not scheme then return nil, "not a URL (like http://www.python.org/)" end
+    if not scheme then
+      return nil, "not a URL (like http://www.python.org/)"
+    end
     scheme = scheme:lower()
     if scheme ~= "http" and scheme ~= "https" then
       return nil, "not http:// or https://"
     end
     return s
   end,
-  path = function(s) return s end,
+  -- a file to write: not a folder (a learner gives /tmp for /tmp/x.html)
+  path = function(s)
+    local f = io.open(s, "r")
+    local folder = s:sub(-1) == "/"
+    if f then
+      local _, _, errno = f:read(0)
+      f:close()
+      folder = folder or errno == 21  -- EISDIR
+    end
+    if folder then
+      return nil, "is a folder: give a file's name, like "
+        .. (s:gsub("/*$", "")) .. "/mycopy.html"
+    end
+    return s
+  end,
+  -- a file to read (a certificate, a key): there and readable
+  file = function(s)
+    local f, err = io.open(s, "r")
+    if not f then
+      return nil, (err:gsub("^.-: ", ""):lower())
+    end
+    local _, _, errno = f:read(0)
+    f:close()
+    if errno == 21 then return nil, "is a folder, not a file" end
+    return s
+  end,
   text = function(s) return s end,
   any = function(s) return s end,
   seconds = function(s, a)
@@ -292,8 +337,9 @@ function L.args(spec)
     elseif s == "--help" or s == "-h" then
       help(spec)
     else
-      local key, value = s:match("^%-(%a[%w-]*)=(.*)$")
-      local o = options[key or s:match("^%-(%a[%w-]*)$")]
+      -- -timeout=5 as nslookup writes it; --timeout=5 is forgiven
+      local key, value = s:match("^%-%-?(%a[%w-]*)=(.*)$")
+      local o = options[key or s:match("^%-%-?(%a[%w-]*)$")]
       if not o then
         L.usage_error("unknown option " .. shown(s), spec)
       elseif not value then
@@ -324,8 +370,9 @@ function L.args(spec)
     end
     out[spec.rest[1]] = list
   elseif #positional > n then
+    local hint = spec.too_many and spec.too_many(positional[n + 1]) or ""
     L.usage_error("too many arguments: " .. shown(positional[n + 1])
-      .. " is one more than it takes", spec)
+      .. " is one more than it takes" .. hint, spec)
   end
   for _, o in ipairs(spec.options or {}) do
     if out[o[1]] == nil then out[o[1]] = o.default end

@@ -18,7 +18,7 @@ local lesson = require "netbasics.lesson"
 local args = lesson.args {
   name = "ask-ip-port",
   rest = { "ANSWER", "any",
-    about = "answers to check, like 185.172.165.184:9087 (none: it asks)" },
+    about = "answers to check, like 185.172.165.184:9087; none: it asks" },
   example = "netbasics ask-ip-port 185.172.165.184:9087",
 }
 

@@ -30,7 +30,7 @@ local args = require("netbasics.lesson").args {
     about = "the address to listen on: 0.0.0.0 is every interface, "
       .. "127.0.0.1 this computer only" },
   { "PORT", "listen-port", default = 9087,
-    about = "the port to listen on (0: the system chooses one)" },
+    about = "the port to listen on; 0 lets the system choose one" },
   { "IDLE", "seconds", default = 300, max = 86400,
     about = "seconds a client may take to finish a line" },
   example = "netbasics chat-server 127.0.0.1 9096 600",
@@ -146,11 +146,9 @@ local function serve(sock, ip, cport)
     -- an empty line says nothing: it is not passed on
     if line:find("%S") then broadcast(c, c.name .. " says: " .. line) end
   end
-  if clients[c.name] == c then leave(c) end
-  if c.gone and not c.announced then
-    c.announced = true
-    broadcast(c, "*** " .. c.name .. " left")
-  end
+  -- the end of its stream, bye, or dropped by a sender: gone now
+  leave(c)
+  broadcast(c, "*** " .. c.name .. " left")
 end
 
 net.spawn(function()

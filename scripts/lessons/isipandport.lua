@@ -21,7 +21,7 @@ local net = require "netbasics"
 local args = require("netbasics.lesson").args {
   name = "isipandport",
   rest = { "SOCKETSTRING", "any",
-    about = "strings to check, like 10.0.0.1:80 (none: a table of examples)" },
+    about = "strings to check, like 10.0.0.1:80; none: a table of examples" },
   example = "netbasics isipandport 10.0.0.1:80 127.1:80 10.0.0.1:5",
 }
 

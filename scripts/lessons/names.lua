@@ -41,6 +41,11 @@ local args = lesson.args {
   { "SERVER[:PORT]", "server",
     about = "the DNS server to ask, and its port if not 53 (default: the "
       .. "first of /etc/resolv.conf)" },
+  -- `names NAME 127.0.0.1 5353`: the port goes with the server
+  too_many = function(s)
+    return s:match("^%d+$") and (" (a server's port goes after a colon: "
+      .. "127.0.0.1:" .. s .. ")") or ""
+  end,
   example = { "netbasics names gnomon.securitystandard.org",
     "netbasics names gnomon.securitystandard.org 127.0.0.1:5353" },
 }

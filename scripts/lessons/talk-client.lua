@@ -16,7 +16,8 @@ local args = require("netbasics.lesson").args {
     about = "the server's address or name, like 127.0.0.1" },
   { "PORT", "port", required = true, about = "the server's port, like 9087" },
   rest = { "MESSAGE", "text",
-    about = "what to say, joined by spaces (none: standard input, to Ctrl-D)" },
+    about = "what to say, joined by spaces; none: standard input, up to "
+      .. "Ctrl-D" },
   example = "netbasics talk-client 127.0.0.1 9087 What I wanted to say.",
 }
 

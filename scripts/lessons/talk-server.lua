@@ -24,7 +24,7 @@ local args = lesson.args {
     about = "the address to listen on: 0.0.0.0 is every interface, "
       .. "127.0.0.1 this computer only" },
   { "PORT", "listen-port", default = 9087,
-    about = "the port to listen on (0: the system chooses one)" },
+    about = "the port to listen on; 0 lets the system choose one" },
   example = "netbasics talk-server 127.0.0.1 9087",
 }
 

@@ -1,4 +1,4 @@
--- dnsworld: the lesson's DNS world of TESTING.md on loopback, for the
+-- dnsworld: the lesson's DNS world of docs/testing.md on loopback, for the
 -- resolve specs. Two dnsmasq processes on one free port P: the
 -- authoritative one on 127.0.0.2:P and a caching forwarder on 127.0.0.1:P
 -- that asks it. Also a deliberately bad server (fakedns.py) and a network
