@@ -593,7 +593,9 @@ describe("certificate (the exercise)", function()
       { { "-cafile", "127.0.0.1:1" }, "'-cafile' needs a value: "
         .. "-cafile=FILE" },
       { { "-cafile=/nonexistent", "127.0.0.1:1" },
-        "-cafile='/nonexistent': cannot read it" },
+        "-cafile '/nonexistent': no such file or directory" },
+      { { "-cafile=/tmp", "127.0.0.1:1" },
+        "-cafile '/tmp': is a folder, not a file" },
     } do
       local args = { "certificate" }
       for _, a in ipairs(case[1]) do args[#args + 1] = a end

@@ -26,7 +26,7 @@ local lesson = require "netbasics.lesson"
 local args = lesson.args {
   name = "certificate",
   options = {
-    { "cafile", "path", meta = "FILE", about = "trust the authorities in "
+    { "cafile", "file", meta = "FILE", about = "trust the authorities in "
       .. "FILE (PEM) instead of this computer's" },
   },
   { "HOST[:PORT]", "text", required = true, about = "the server: "
@@ -70,14 +70,6 @@ else
       .. ": " .. lesson.PORT_RULE)
   end
   host, port = ep.host, ep.port
-end
-if cafile then
-  local f = io.open(cafile, "rb")
-  if not f then
-    lesson.usage_error("-cafile=" .. lesson.shown(cafile) .. ": cannot "
-      .. "read it")
-  end
-  f:close()
 end
 
 -- first the check net.connect makes; if it refuses, look again without
