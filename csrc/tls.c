@@ -15,6 +15,7 @@
 **   info(s) -> table                    what s:tlsinfo() returns
 */
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <errno.h>
@@ -1116,8 +1117,37 @@ static const luaL_Reg tls_funcs[] = {
   {NULL, NULL}
 };
 
+/* OpenSSL's allocations through ours (netbasics.h), so the
+** allocation-failure walk reaches them too; only when the walk asks, and
+** only if OpenSSL has not allocated yet (libcurl may have started it) */
+static void *ossl_malloc(size_t n, const char *file, int line) {
+  (void)file;
+  (void)line;
+  return nb_malloc(n);
+}
+
+static void *ossl_realloc(void *p, size_t n, const char *file, int line) {
+  (void)file;
+  (void)line;
+  return nb_realloc(p, n);
+}
+
+static void ossl_free(void *p, const char *file, int line) {
+  (void)file;
+  (void)line;
+  free(p);
+}
+
 NB_EXPORT int luaopen_netbasics_tls(lua_State *L) {
   nb_open_common(L);
+  if (getenv("NETBASICS_FAILMALLOC") != NULL
+      && CRYPTO_set_mem_functions(ossl_malloc, ossl_realloc, ossl_free)) {
+    /* libcrypto stays loaded to the end (it pins itself) and frees at
+    ** exit through these: so must this module, past Lua's dlclose */
+    Dl_info self;
+    if (dladdr((void *)ossl_free, &self) && self.dli_fname != NULL)
+      dlopen(self.dli_fname, RTLD_NOW | RTLD_NODELETE);
+  }
   lua_getfield(L, LUA_REGISTRYINDEX, NB_LOOP_API);
   api = (const nb_loop_api *)lua_touserdata(L, -1);
   lua_pop(L, 1);

@@ -46,23 +46,6 @@ local function tlsconnect(port, timeout, tls)
     tls = tls or { cafile = pki.ca } })
 end
 
--- the sockets this process holds
-local function socketcount()
-  local p = io.popen("ls -l /proc/" .. T.pid() .. "/fd")
-  local n = 0
-  for line in p:lines() do
-    if line:find("socket:[", 1, true) then n = n + 1 end
-  end
-  p:close()
-  return n
-end
-
--- this process's resident memory in KiB
-local function rss()
-  local s = T.slurp("/proc/self/status")
-  return tonumber(s:match("VmRSS:%s*(%d+)"))
-end
-
 describe("a TLS handshake with a broken peer", function()
   it("says a peer that answers garbage does not speak TLS", function()
     local port = rawserver([[
@@ -243,29 +226,134 @@ describe("a TLS task server", function()
 
   it("leaves descriptors and memory where they were after 2,000 "
     .. "handshakes", function()
-    local l = assert(net.listen("127.0.0.1", 0, { tls = {
-      cert = pki.ecdsa.cert, key = pki.ecdsa.key } }))
-    finally(function() l:close() end)
-    local _, port = l:getsockname()
-    local function rounds(n)
-      echoserver(l, n)
-      net.spawn(function()
-        for i = 1, n do
-          local s <close> = assert(tlsconnect(port, 30))
-          assert(s:write("r", i, "\n"))
-          assert.equal("r" .. i, s:recvline())
+    -- in a host of its own, where ASan keeps no quarantine of freed
+    -- blocks (it would look like growth): 200 rounds first (OpenSSL's and
+    -- the allocator's first growth), then 2,000 more
+    local d = T.tmpdir()
+    finally(function() T.rmtree(d) end)
+    T.writefile(d .. "/rounds.lua", [[
+      local net = require "netbasics"
+      local ca, cert, key = ...
+      local l = assert(net.listen("127.0.0.1", 0, { tls = { cert = cert,
+        key = key } }))
+      local _, port = l:getsockname()
+      local function sockets()
+        local p = io.popen("ls -l /proc/self/fd")
+        local n = 0
+        for line in p:lines() do
+          if line:find("socket:[", 1, true) then n = n + 1 end
         end
-      end)
-      net.run()
-      collectgarbage()
-      collectgarbage()
+        p:close()
+        return n
+      end
+      local function rss()
+        local f = assert(io.open("/proc/self/status"))
+        local s = f:read("a")
+        f:close()
+        return tonumber(s:match("VmRSS:%s*(%d+)"))
+      end
+      local function rounds(n)
+        net.spawn(function()
+          for _ = 1, n do
+            local c = assert(l:accept())
+            net.spawn(function(conn)
+              conn:settimeout(30)
+              for line in conn:lines() do assert(conn:write(line, "\n")) end
+              conn:close()
+            end, c)
+          end
+        end)
+        net.spawn(function()
+          for i = 1, n do
+            local s <close> = assert(net.connect("127.0.0.1", port,
+              { timeout = 30, tls = { cafile = ca } }))
+            assert(s:write("r", i, "\n"))
+            assert(s:recvline() == "r" .. i)
+          end
+        end)
+        net.run()
+        collectgarbage()
+        collectgarbage()
+      end
+      rounds(200)
+      local fds, mem = sockets(), rss()
+      rounds(2000)
+      print(fds, sockets(), rss() - mem)
+    ]])
+    local r = T.run(string.format("ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}"
+      .. "quarantine_size_mb=0 %s %s %s %s %s", T.hostcmd(),
+      q(d .. "/rounds.lua"), q(pki.ca), q(pki.ecdsa.cert), q(pki.ecdsa.key)))
+    assert.equal(0, r.code, r.err)
+    local before, after, grew = r.out:match("^(%d+)\t(%d+)\t(%-?%d+)\n$")
+    assert.equal(before, after)
+    assert.is_true(tonumber(grew) < 4096, "resident memory grew by "
+      .. grew .. " KiB over 2,000 handshakes")
+  end)
+end)
+
+describe("out of memory on the TLS paths", function()
+  local W = require "oomwalk"
+
+  -- a TLS server and client in tasks of one script: listen, accept, the
+  -- handshake on first read, connect with a CA, lines both ways, tlsinfo,
+  -- starttls refused for bytes read ahead, close_notify
+  local SCRIPT = [[
+    local net = require "netbasics"
+    local ca, cert, key = ...
+    local l = assert(net.listen("127.0.0.1", 0, { tls = { cert = cert,
+      key = key, alpn = { "x" } } }))
+    local _, port = l:getsockname()
+    local server = net.spawn(function()
+      local c <close> = assert(l:accept())
+      c:settimeout(5)
+      for line in c:lines() do assert(c:write("You said ", line, "\n")) end
+      return "served"
+    end)
+    local client = net.spawn(net.deadline, 5, function()
+      local s <close> = assert(net.connect("127.0.0.1", port, { timeout = 5,
+        tls = { cafile = ca, alpn = { "x" } } }))
+      assert(s:write("hello\nbye\n"))
+      local a, b = s:recvline(), s:recvline()
+      local info = s:tlsinfo()
+      return a .. " / " .. b .. " / " .. info.version .. " "
+        .. tostring(info.alpn) .. " " .. info.chain[1].subject .. " "
+        .. #info.chain[1].names
+    end)
+    net.spawn(function()  -- (a client that failed: the server stops too)
+      client:join()
+      l:close()
+    end)
+    net.run()
+    for _, t in ipairs({ client, server }) do  -- (a failure: its first line)
+      local ok, r = t:join()
+      print(ok, (tostring(r):gsub("\n.*", "")))
     end
-    rounds(200)  -- OpenSSL's and the allocator's first growth
-    local fds, mem = socketcount(), rss()
-    rounds(2000)
-    assert.equal(fds, socketcount())
-    local grew = rss() - mem
-    assert.is_true(grew < 4096, "resident memory grew by " .. grew
-      .. " KiB over 2,000 handshakes")
+  ]]
+
+  local function run(walk)
+    local d = T.tmpdir()
+    finally(function() T.rmtree(d) end)
+    T.writefile(d .. "/tls.lua", SCRIPT)
+    local args = table.concat({ q(d .. "/tls.lua"), q(pki.ca),
+      q(pki.ecdsa.cert), q(pki.ecdsa.key) }, " ")
+    return walk(args)
+  end
+
+  it("each Lua allocation failing in turn ends in the memory error, no "
+    .. "crash, nothing left open", function()
+    local problems, runs, oom, total = run(W.walk)
+    assert.same({}, problems)
+    assert.is_true(runs >= 5, "only " .. runs .. " runs")
+    assert.is_true(oom >= runs // 2, oom .. " of " .. runs .. " (total "
+      .. total .. ")")
+  end)
+
+  it("each C allocation of netbasics failing in turn is a failure or an "
+    .. "error, no crash", function()
+    local problems, runs, failed, total = run(W.cwalk)
+    assert.same({}, problems)
+    assert.is_true(runs >= math.min(total + 1, 5), "only " .. runs)
+    assert.is_true(failed >= 1, "no run of " .. runs .. " ended in an "
+      .. "error (total " .. total .. ")")
   end)
 end)
