@@ -255,6 +255,17 @@ for i in range(30):
     assert.is_nil(server:out():find("[%z\1-\9\11-\31\127-\255]"))
   end)
 
+  it("says so in one line, with a hint, when the port is taken", function()
+    local port = T.free_port("tcp")
+    local nc = T.spawn("nc -l 127.0.0.1 " .. port)
+    finally(function() nc:stop() end)
+    assert.truthy(T.wait_port(port))
+    local r = T.nb({ "chat-server", "127.0.0.1", tostring(port) })
+    assert.same({ 1, "", "chat-server: bind to 127.0.0.1:" .. port
+      .. ": address already in use (another program listens there: stop "
+      .. "it, or give another PORT)\n" }, { r.code, r.out, r.err })
+  end)
+
   it("says the port the system chose for port 0, on stderr", function()
     local server = T.spawn(T.shquote(T.host) .. " chat-server 127.0.0.1 0")
     finally(function() server:stop() end)

@@ -180,7 +180,8 @@ s.close()
     local r = T.nb({ "talk-server", "127.0.0.1", tostring(port) })
     assert.equal(1, r.code)
     assert.equal("talk-server: bind to 127.0.0.1:" .. port
-      .. ": address already in use\n", r.err)
+      .. ": address already in use (another program listens there: stop "
+      .. "it, or give another PORT)\n", r.err)
   end)
 
   it("stops at Ctrl-C during accept: exit 130, the port free again",

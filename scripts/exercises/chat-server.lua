@@ -44,9 +44,12 @@ local STALL = 3               -- seconds a full queue may take to drain
 
 io.stdout:setvbuf("line")
 
-local server, err = net.listen(host, port, 128)
+local server, err, code = net.listen(host, port, 128)
 if not server then
-  io.stderr:write("chat-server: ", err, "\n")
+  -- a learner's usual case: the server is still running in another window
+  local hint = code == "inuse" and " (another program listens there: stop "
+    .. "it, or give another PORT)" or ""
+  io.stderr:write("chat-server: ", err, hint, "\n")
   os.exit(1)
 end
 print("Starting chat server.")

@@ -35,9 +35,12 @@ io.stdout:setvbuf("line")
 
 -- Own the IP and port, and start listening. net.listen sets SO_REUSEADDR,
 -- so the server can be started again at once after it stops.
-local server, err = net.listen(host, port, 50)
+local server, err, code = net.listen(host, port, 50)
 if not server then
-  io.stderr:write("talk-server: ", err, "\n")
+  -- a learner's usual case: the server is still running in another window
+  local hint = code == "inuse" and " (another program listens there: stop "
+    .. "it, or give another PORT)" or ""
+  io.stderr:write("talk-server: ", err, hint, "\n")
   os.exit(1)
 end
 print("Starting server.")
