@@ -126,9 +126,18 @@ describe("out of memory", function()
     local W = require "oomwalk"
     local d = T.tmpdir()
     finally(function() T.rmtree(d) end)
-    T.writefile(d .. "/cert.lua", [[
-      require "netbasics"  -- (netbasics.tls needs netbasics.core loaded)
+    -- netbasics.tls is loaded and OpenSSL has found its algorithms (one
+    -- certificate made) before the walk starts: the failures of the
+    -- module's start are its own spec's, and OpenSSL 3.0 loses a few
+    -- bytes of its own when a first fetch of an algorithm fails
+    local warm = [[
+      require "netbasics"
       local tls = require "netbasics.tls"
+      assert(tls.selfsigned {})
+      assert(tls.certificate(assert(tls.selfsigned {}).cert))
+    ]]
+    T.writefile(d .. "/warm.lua", warm)
+    T.writefile(d .. "/cert.lua", warm .. [[
       local c = assert(tls.selfsigned { name = "localhost",
         dns = { "localhost" }, ip = { "127.0.0.1", "::1" } })
       local d = assert(tls.certificate(c.cert))
@@ -139,24 +148,18 @@ describe("out of memory", function()
     assert.equal(0, r.code, r.err)
     assert.matches("^true\ttrue\ttrue\nnil\treading the certificate: ",
       r.out)
-    local problems, runs, oom = W.walk(q(d .. "/cert.lua"))
+    local problems, runs, oom = W.walk(q(d .. "/cert.lua"), nil,
+      { from = W.count(q(d .. "/warm.lua")) })
     assert.same({}, problems)
     assert.is_true(runs >= 5, "only " .. runs .. " runs")
     assert.is_true(oom >= runs // 2, oom .. " of " .. runs)
     -- and each C allocation (OpenSSL's go through ours here): a failure
     -- returned, or raised by the script's assert, never a crash or a leak
     local total, failed
-    problems, runs, failed, total = W.cwalk(q(d .. "/cert.lua"))
-    -- (a failure inside OpenSSL's start, in netbasics.tls's luaopen, ends
-    -- in Lua's bare memory error: clean, as the Lua walk counts it)
-    for i = #problems, 1, -1 do
-      if problems[i]:match("^N=%d+: exit 1: netbasics: not enough memory\n$")
-      then
-        table.remove(problems, i)
-      end
-    end
+    problems, runs, failed, total = W.cwalk(q(d .. "/cert.lua"), nil,
+      { from = W.ccount(q(d .. "/warm.lua")) })
     assert.same({}, problems)
-    assert.is_true(runs >= math.min(total + 1, 5), "only " .. runs .. " runs")
+    assert.is_true(runs >= 5, "only " .. runs .. " runs of " .. total)
     assert.is_true(failed >= 1, "no run of " .. runs .. " failed")
   end)
 end)
