@@ -538,6 +538,25 @@ describe("certificate (the exercise)", function()
     assert.equal(r.out, r2.out)
   end)
 
+  it("checks the name given, sent as SNI, and an IPv6 address",
+    function()
+    local port = s_server(pki.good, pki.ca)
+    local r = T.nb({ "certificate", "-cafile=" .. pki.ca, "localhost",
+      tostring(port) })
+    assert.equal(0, r.code, r.out .. r.err)
+    assert.matches("\nIt checks out: an authority in [^\n]+ vouches for this "
+      .. "chain, it is valid now, and it is for localhost%.\n$", r.out)
+    local port6 = T.free_port(nil, "::1")
+    local p = T.spawn(("exec openssl s_server -accept '[::1]:%d' -cert %s "
+      .. "-key %s -quiet"):format(port6, q(pki.good.cert), q(pki.good.key)))
+    finally(function() p:stop() end)
+    assert(T.wait_port(port6), p:err())
+    r = T.nb({ "certificate", "-cafile=" .. pki.ca, "[::1]:" .. port6 })
+    assert.equal(0, r.code, r.out .. r.err)
+    assert.matches("^Connected to %[::1%]:" .. port6 .. " over TLSv1%.3", r.out)
+    assert.matches("and it is for ::1%.\n$", r.out)
+  end)
+
   it("says why a chain does not check out, and exits 1", function()
     for _, case in ipairs {
       { pki.good, nil, "certificate signed by an unknown authority" },
