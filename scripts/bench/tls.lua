@@ -266,9 +266,11 @@ B.main(function()
     { "C", "netbasics", "LuaSec", "Python 3 ssl" }, function(impl)
       return gib / bulk(bends[impl][1], bends[impl][2])
     end)
-  if got.netbasics and got.LuaSec then
-    B.note("tlsbulk", ("netbasics / LuaSec: %.2fx"):format(
-      B.median(got.netbasics) / B.median(got.LuaSec)))
+  for _, other in ipairs { "LuaSec", "Python 3 ssl" } do
+    if got.netbasics and got[other] then
+      B.note("tlsbulk", ("netbasics / %s: %.2fx"):format(other,
+        B.median(got.netbasics) / B.median(got[other])))
+    end
   end
 
   -- handshakes per second: HANDSHAKES in a row against the same
