@@ -29,7 +29,6 @@
 #endif
 
 #include "loop.h"
-#include "socket.h"
 
 #define NB_TASK_T "netbasics.task"
 
@@ -44,7 +43,7 @@ typedef struct waitfd_s {
 struct nb_task {
   lua_State *co;        /* the coroutine (also uservalue 1) */
   int anchor;           /* registry ref keeping the task alive, or NOREF */
-  int held;             /* registry ref: weak set of sockets it holds */
+  int held;             /* registry ref: weak set of resources it holds */
   int state, status;
   int nargs;            /* arguments of the first resume */
   int queued;           /* in the ready FIFO */
@@ -55,6 +54,9 @@ struct nb_task {
   int resuming;         /* the parked call is being called again */
   int expired;          /* ... because its time was up */
   int closed;           /* ... because its descriptor was closed */
+  int wfd;              /* the descriptor the parked call waits on */
+  unsigned wgen;        /* ... its generation then (loop.gen) */
+  nb_res *due;          /* resources to settle before it waits */
   int cancelled;
   size_t progress;
   lua_CFunction op;     /* the parked C function */
@@ -73,6 +75,7 @@ static struct {
   unsigned char *reg;   /* per descriptor: added to epoll */
   unsigned char *rok;   /* per descriptor: a read may find bytes (cleared
                            by nb_loop_drained, set by every event) */
+  unsigned *gen;        /* per descriptor: closes seen (nb_loop_forget) */
   int fdcap;
   nb_task **heap;
   int nheap, heapcap;
@@ -84,10 +87,10 @@ static struct {
   int running, stop;
   nb_task *current;     /* the task being resumed */
   nb_task *until;       /* run() returns when this one is done */
-} loop = {-1, NULL, NULL, NULL, NULL, 0, NULL, 0, 0, NULL, 0, 0, 0, 0, NULL, 0,
-          0, 0, NULL, NULL};
+} loop = {-1, NULL, NULL, NULL, NULL, NULL, 0, NULL, 0, 0, NULL, 0, 0, 0, 0,
+          NULL, 0, 0, 0, NULL, NULL};
 
-static double now(void) {
+double nb_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
@@ -171,6 +174,7 @@ static int fd_room(int fd) {
     int old = loop.fdcap, cap = old;
     nb_task **rd, **wr;
     unsigned char *reg, *rok;
+    unsigned *gen;
     rd = (nb_task **)grow(loop.rd, &cap, fd + 1, sizeof *rd);
     if (rd == NULL) return -1;
     loop.rd = rd;
@@ -186,6 +190,11 @@ static int fd_room(int fd) {
     rok = (unsigned char *)grow(loop.rok, &cap, fd + 1, 1);
     if (rok == NULL) return -1;
     loop.rok = rok;
+    cap = old;
+    gen = (unsigned *)grow(loop.gen, &cap, fd + 1, sizeof *gen);
+    if (gen == NULL) return -1;
+    loop.gen = gen;
+    memset(gen + old, 0, (size_t)(cap - old) * sizeof *gen);
     memset(rok + old, 1, (size_t)(cap - old));
     memset(rd + old, 0, (size_t)(cap - old) * sizeof *rd);
     memset(wr + old, 0, (size_t)(cap - old) * sizeof *wr);
@@ -325,6 +334,7 @@ void nb_loop_forget(int fd) {
   if (fd < 0 || fd >= loop.fdcap) return;
   loop.reg[fd] = 0;  /* close() took it out of the epoll set */
   loop.rok[fd] = 1;
+  loop.gen[fd]++;    /* a task woken before this sees it in `again` */
   if (loop.rd[fd]) {
     loop.rd[fd]->closed = 1;
     make_ready(loop.rd[fd]);
@@ -358,11 +368,11 @@ static double earliest(double a, double b) {
   return a < b ? a : b;
 }
 
-/* the socket a method waited on (argument 1) was closed by another task
+/* the descriptor the parked call waited on was closed by another task
 ** after its event woke this one and before it ran */
-static int socket_gone(lua_State *L) {
-  nb_sock *s = nb_testsock(L, 1);
-  return s != NULL && s->fd < 0;
+static int waited_gone(nb_task *t) {
+  return t->wfd >= 0 && t->wfd < loop.fdcap
+         && loop.gen[t->wfd] != t->wgen;
 }
 
 /* called again after a wait: the C function, from the start */
@@ -372,7 +382,7 @@ static int again(lua_State *L, int status, lua_KContext ctx) {
   (void)status;
   lua_settop(L, (int)ctx);
   if (t == NULL || t->op == NULL) return 0;
-  if (t->closed || socket_gone(L)) {
+  if (t->closed || waited_gone(t)) {
     t->closed = t->expired = 0;
     return nb_fail(L, "closed", "socket closed while waiting");
   }
@@ -423,25 +433,114 @@ static int park(lua_State *L, nb_task *t, double deadline) {
   return lua_yieldk(L, 0, (lua_KContext)lua_gettop(L), again);
 }
 
-int nb_task_waitfd(lua_State *L, nb_task *t, int fd, short events,
-                   double deadline) {
+/*
+** Settle what t's resources put off (nb_res_due): 0, or EAGAIN with the
+** descriptor and events to wait for first (those stay due). `stopping`:
+** t stops running without waiting (a yield, its end): what the kernel
+** does not take stays with the resource, due no more.
+*/
+static int settle(nb_task *t, int *fd, short *events, int stopping) {
+  nb_res **p = &t->due;
+  int e = 0;
+  while (*p != NULL) {
+    nb_res *r = *p;
+    int f = -1;
+    short ev = POLLOUT;
+    if (r->ops->settle(r, &f, &ev) == EAGAIN && !stopping) {
+      if (e == 0) {
+        e = EAGAIN;
+        *fd = f;
+        *events = ev;
+      }
+      p = &r->nextdue;
+      continue;
+    }
+    *p = r->nextdue;
+    r->due = NULL;
+    r->nextdue = NULL;
+  }
+  return e;
+}
+
+const char nb_res_tag = 0;
+
+void nb_res_init(nb_res *r, const nb_res_ops *ops) {
+  r->tag = &nb_res_tag;
+  r->ops = ops;
+  r->due = NULL;
+  r->nextdue = NULL;
+}
+
+void nb_res_due_slow(nb_task *t, nb_res *r) {
+  nb_res_drop(r);
+  if (t == NULL) return;
+  r->due = t;
+  r->nextdue = t->due;
+  t->due = r;
+}
+
+void nb_res_drop(nb_res *r) {
+  nb_res **p;
+  if (r->due == NULL) return;
+  for (p = &r->due->due; *p != NULL; p = &(*p)->nextdue)
+    if (*p == r) {
+      *p = r->nextdue;
+      break;
+    }
+  r->due = NULL;
+  r->nextdue = NULL;
+}
+
+/* t ends or is collected: its due resources forget it */
+static void forget_due(nb_task *t) {
+  while (t->due != NULL) {
+    nb_res *r = t->due;
+    t->due = r->nextdue;
+    r->due = NULL;
+    r->nextdue = NULL;
+  }
+}
+
+/* the resource whose userdata is at `i`, or NULL */
+static nb_res *res_at(lua_State *L, int i) {
+  nb_res *r = (nb_res *)lua_touserdata(L, i);
+  if (r != NULL && lua_type(L, i) == LUA_TUSERDATA
+      && lua_rawlen(L, i) >= sizeof *r && r->tag == &nb_res_tag)
+    return r;
+  return NULL;
+}
+
+/* nb_task_waitfd; `watch`: `again` tells the call that fd was closed
+** meanwhile (not for sleep and join, which wait on held output only) */
+static int waitfd(lua_State *L, nb_task *t, int fd, short events,
+                  double deadline, int watch) {
   double dl;
-  int hfd, r;
+  int hfd, r, wfd = fd;
   short hev;
   if (deadline == 0) return ETIMEDOUT;   /* settimeout(0): never wait */
   if (t->expired) return ETIMEDOUT;
-  if (nb_flush_held(t, &hfd, &hev) == EAGAIN) {
-    /* its held-back output first (sockio.c); then the call again */
+  if (t->due != NULL && settle(t, &hfd, &hev, 0) == EAGAIN) {
+    /* what its resources held back first; then the call again */
     fd = hfd;
     events = hev;
   }
   if (!t->resuming) t->opdl = deadline;
   dl = earliest(t->opdl, t->limit);
-  if (dl >= 0 && dl <= now()) return ETIMEDOUT;
+  if (dl >= 0 && dl <= nb_now()) return ETIMEDOUT;
   if (!lua_isyieldable(L)) return 0;
   r = fd_wait(t, fd, (events & POLLOUT) ? D_WRITE : D_READ);
   if (r != 0) return cannot_wait(t, r);
+  t->wfd = -1;
+  if (watch && fd_room(wfd) == 0) {  /* for `again`: closed meanwhile? */
+    t->wfd = wfd;
+    t->wgen = loop.gen[wfd];
+  }
   return park(L, t, dl);
+}
+
+int nb_task_waitfd(lua_State *L, nb_task *t, int fd, short events,
+                   double deadline) {
+  return waitfd(L, t, fd, events, deadline, 1);
 }
 
 int nb_task_park(lua_State *L, nb_task *t, const struct pollfd *p, int n,
@@ -449,7 +548,7 @@ int nb_task_park(lua_State *L, nb_task *t, const struct pollfd *p, int n,
   int i, hfd, r = 0;
   short hev;
   if (!lua_isyieldable(L)) return 0;
-  if (nb_flush_held(t, &hfd, &hev) == EAGAIN)
+  if (t->due != NULL && settle(t, &hfd, &hev, 0) == EAGAIN)
     r = fd_wait(t, hfd, (hev & POLLOUT) ? D_WRITE : D_READ);
   for (i = 0; i < n && r == 0; i++) {
     if (p[i].events & POLLIN) r = fd_wait(t, p[i].fd, D_READ);
@@ -458,6 +557,7 @@ int nb_task_park(lua_State *L, nb_task *t, const struct pollfd *p, int n,
   if (r != 0) return cannot_wait(t, r);
   t->expired = 0;
   t->op = NULL;
+  t->wfd = -1;
   if (timer_set(t, earliest(deadline, t->limit)) != 0) {
     unwait(t);
     return ENOMEM;
@@ -467,7 +567,7 @@ int nb_task_park(lua_State *L, nb_task *t, const struct pollfd *p, int n,
 }
 
 int nb_task_timedout(nb_task *t) {
-  int e = t != NULL && t->expired && t->limit >= 0 && now() >= t->limit;
+  int e = t != NULL && t->expired && t->limit >= 0 && nb_now() >= t->limit;
   if (t != NULL) t->expired = 0;
   return e;
 }
@@ -487,17 +587,19 @@ static nb_task *totask(lua_State *L, int i) {
   return (nb_task *)luaL_checkudata(L, i, NB_TASK_T);
 }
 
-/* close every socket in the held set of t */
+/* close every resource in the held set of t (its own close function) */
 static void close_held(lua_State *L, nb_task *t) {
   if (t->held == LUA_NOREF) return;
   lua_rawgeti(L, LUA_REGISTRYINDEX, t->held);
   lua_pushnil(L);
   while (lua_next(L, -2)) {
+    nb_res *r;
     lua_pop(L, 1);
-    if (nb_testsock(L, -1)) {
-      lua_getfield(L, -1, "close");
-      lua_pushvalue(L, -2);
-      lua_pcall(L, 1, 0, 0) == LUA_OK ? (void)0 : lua_pop(L, 1);
+    r = res_at(L, -1);
+    if (r != NULL) {
+      int top = lua_gettop(L);
+      r->ops->close(L, r);
+      lua_settop(L, top);
     }
   }
   lua_pop(L, 1);
@@ -508,7 +610,11 @@ static void unjoin(nb_task *me);
 /* keep the outcome in uservalue 2: {n=, ...} or the error */
 static void finish(lua_State *L, nb_task *t, int status) {
   nb_task *j;
-  nb_unhold(t);
+  if (t->due != NULL) {
+    int fd;
+    short ev;
+    settle(t, &fd, &ev, 1);
+  }
   t->state = T_DONE;
   t->status = status;
   unwait(t);
@@ -547,7 +653,11 @@ static void step(lua_State *L, nb_task *t) {
   t->state = T_RUNNING;
   st = lua_resume(co, L, t->nargs, &nres);  /* t stays anchored */
   t->nargs = 0;
-  if (t->state != T_WAITING) nb_unhold(t);
+  if (t->state != T_WAITING && t->due != NULL) {
+    int fd;
+    short ev;
+    settle(t, &fd, &ev, 1);  /* it stopped running without waiting */
+  }
   loop.current = NULL;
   if (st == LUA_YIELD) {
     if (nres > 0) lua_pop(co, nres);
@@ -610,7 +720,7 @@ static void poll_events(lua_State *L) {
   double t0;
   if (loop.rcount > 0) ms = 0;
   else if (loop.nheap > 0) {
-    double left = loop.heap[0]->wake - now();
+    double left = loop.heap[0]->wake - nb_now();
     ms = left <= 0 ? 0 : (int)(left * 1000 + 0.999);
   }
 #ifdef __linux__
@@ -669,7 +779,7 @@ static void poll_events(lua_State *L) {
     lua_pop(L, 1);
   }
 #endif
-  t0 = now();
+  t0 = nb_now();
   while (loop.nheap > 0 && loop.heap[0]->wake <= t0) {
     nb_task *t = loop.heap[0];
     timer_del(t);
@@ -712,6 +822,7 @@ static int net_spawn(lua_State *L) {
   memset(t, 0, sizeof *t);
   t->anchor = t->held = LUA_NOREF;
   t->heapi = -1;
+  t->wfd = -1;
   t->limit = -1;
   t->fds = &t->fd1;
   t->fdcap = 1;
@@ -719,14 +830,14 @@ static int net_spawn(lua_State *L) {
   luaL_setmetatable(L, NB_TASK_T);
   co = lua_newthread(L);
   lua_setiuservalue(L, -2, 1);
-  /* the sockets among the arguments now belong to the new task */
+  /* the resources among the arguments now belong to the new task */
   lua_createtable(L, 0, 4);
   lua_createtable(L, 0, 1);
   lua_pushliteral(L, "k");
   lua_setfield(L, -2, "__mode");
   lua_setmetatable(L, -2);
   for (i = 2; i <= n; i++) {
-    if (nb_testsock(L, i)) {
+    if (res_at(L, i) != NULL) {
       lua_pushvalue(L, i);
       lua_pushboolean(L, 1);
       lua_rawset(L, -3);
@@ -791,7 +902,7 @@ static int net_stop(lua_State *L) {
 }
 
 static int net_now(lua_State *L) {
-  lua_pushnumber(L, now());
+  lua_pushnumber(L, nb_now());
   return 1;
 }
 
@@ -814,12 +925,12 @@ static int net_sleep(lua_State *L) {
   nb_task *t = nb_task_of(L);
   luaL_argcheck(L, s == s, 1, "not a number");
   if (s < 0) s = 0;
-  until = now() + s;
+  until = nb_now() + s;
   if (t != NULL && lua_isyieldable(L)) {
     int hfd;
     short hev;
-    if (nb_flush_held(t, &hfd, &hev) == EAGAIN)
-      nb_task_waitfd(L, t, hfd, hev, -1);  /* then sleep again */
+    if (t->due != NULL && settle(t, &hfd, &hev, 0) == EAGAIN)
+      waitfd(L, t, hfd, hev, -1, 0);  /* then sleep again */
     double dl = earliest(until, t->limit);
     t->opdl = until;
     t->op = NULL;
@@ -828,7 +939,7 @@ static int net_sleep(lua_State *L) {
     return lua_yieldk(L, 0, 0, sleep_done);
   }
   for (;;) {
-    double left = until - now();
+    double left = until - nb_now();
     struct timespec ts;
     if (left <= 0) break;
     ts.tv_sec = (time_t)left;
@@ -855,7 +966,7 @@ static int net_setlimit(lua_State *L) {
   if (t == NULL) return 0;
   prev = t->limit;
   if (lua_isnil(L, 1)) t->limit = luaL_optnumber(L, 2, -1);
-  else t->limit = earliest(t->limit, now() + luaL_checknumber(L, 1));
+  else t->limit = earliest(t->limit, nb_now() + luaL_checknumber(L, 1));
   lua_pushnumber(L, prev);
   return 1;
 }
@@ -911,8 +1022,8 @@ static int task_join(lua_State *L) {
   if (me != NULL && lua_isyieldable(L)) {
     int hfd;
     short hev;
-    if (nb_flush_held(me, &hfd, &hev) == EAGAIN)
-      nb_task_waitfd(L, me, hfd, hev, -1);  /* then join again */
+    if (me->due != NULL && settle(me, &hfd, &hev, 0) == EAGAIN)
+      waitfd(L, me, hfd, hev, -1, 0);  /* then join again */
     me->nextjoin = t->joiners;
     t->joiners = me;
     me->joining = t;
@@ -977,6 +1088,7 @@ static int task_tostring(lua_State *L) {
 
 static int task_gc(lua_State *L) {
   nb_task *t = totask(L, 1);
+  forget_due(t);
   if (t->fds != &t->fd1) free(t->fds);
   t->fds = &t->fd1;
   return 0;
@@ -1012,7 +1124,7 @@ static const luaL_Reg funcs[] = {
 };
 
 static const nb_loop_api api = {
-  nb_task_of, nb_task_park, nb_task_timedout, nb_loop_closed, now
+  nb_task_of, nb_task_park, nb_task_timedout, nb_loop_closed, nb_now
 };
 
 /* the Lua state closes: free the loop's tables (the module may be
@@ -1024,10 +1136,12 @@ static int loop_gc(lua_State *L) {
   free(loop.wr);
   free(loop.reg);
   free(loop.rok);
+  free(loop.gen);
   free(loop.heap);
   free(loop.ring);
   loop.rd = loop.wr = loop.heap = loop.ring = NULL;
   loop.reg = loop.rok = NULL;
+  loop.gen = NULL;
   loop.fdcap = loop.heapcap = loop.nheap = 0;
   loop.rcap = loop.rcount = loop.rhead = 0;
   if (loop.epfd >= 0) close(loop.epfd);

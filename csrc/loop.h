@@ -1,8 +1,10 @@
 /*
 ** loop.h: the event loop and the tasks of netbasics.core (loop.c, the
 ** scheduler's mechanism; lua/netbasics/sched.lua has its policy). The
-** other families ask it two things: "is this call running in a task?"
-** and "park this task until fd is ready or the deadline passes".
+** other families ask it "is this call running in a task?" and "park this
+** task until fd is ready or the deadline passes", and give it resources
+** (below) to settle and close. It knows no family: it includes none of
+** their headers (docs/design.md).
 */
 #ifndef NB_LOOP_H
 #define NB_LOOP_H
@@ -12,6 +14,9 @@
 #include "netbasics.h"
 
 typedef struct nb_task nb_task;
+
+/* the clock of every deadline: CLOCK_MONOTONIC, in seconds */
+double nb_now(void);
 
 /* the task running `L`, or NULL: plain blocking code, outside any task */
 nb_task *nb_task_of(lua_State *L);
@@ -34,9 +39,10 @@ int nb_task_waitfd(lua_State *L, nb_task *t, int fd, short events,
 /*
 ** For callers that keep their own state (c-ares, libcurl, select): park
 ** the running task on n descriptors (p[i].fd, p[i].events: POLLIN and/or
-** POLLOUT; revents unused) until one is ready, or `deadline` (nb_now() seconds, < 0 none; also bounded by
-** net.deadline) passes; then k(L, LUA_YIELD, ctx) runs in the task (a
-** lua_yieldk continuation: the C stack of the caller is gone). It does
+** POLLOUT; revents unused) until one is ready, or `deadline` (nb_now()
+** seconds, < 0 none; also bounded by net.deadline) passes; then
+** k(L, LUA_YIELD, ctx) runs in the task (a lua_yieldk continuation: the
+** C stack of the caller is gone). It does
 ** not return, unless L cannot yield (then 0: the caller waits itself)
 ** or the loop cannot take the wait (then ENOMEM, or EBUSY: another task
 ** waits on one of the descriptors the same way; the caller fails).
@@ -69,8 +75,47 @@ typedef struct nb_loop_api {
 size_t nb_task_progress(nb_task *t);
 void nb_task_setprogress(nb_task *t, size_t n);
 
-/* record a socket (at stack index `i`) as held by the running task, so
-** cancelling the task or Ctrl-C closes it */
+/*
+** Resources: what a task holds (a socket). A family puts an nb_res first
+** in its userdata (nb_res_init) with two functions of its own, and the
+** loop calls them knowing nothing else of it:
+**   settle, before the task waits, yields or ends, for a resource that
+**     asked with nb_res_due (a socket gives its held answers to the
+**     kernel): 0 done, or EAGAIN: the task waits first for *fd to be
+**     ready for *events (when it only stops running, what is left stays
+**     with the resource);
+**   close, when the task is cancelled or Ctrl-C stops the loop, for the
+**     resources it holds (nb_task_hold; arguments to net.spawn move to
+**     the new task); the resource's userdata is at the top of L's stack.
+** nb_res_drop: the resource is released (closed or collected): the loop
+** forgets it. The fields after ops are the loop's.
+*/
+typedef struct nb_res nb_res;
+typedef struct nb_res_ops {
+  int (*settle)(nb_res *r, int *fd, short *events);
+  void (*close)(lua_State *L, nb_res *r);
+} nb_res_ops;
+
+struct nb_res {
+  const char *tag;          /* &nb_res_tag: marks a resource's userdata */
+  const nb_res_ops *ops;
+  nb_task *due;             /* settle it before this task waits, or NULL */
+  nb_res *nextdue;          /* the task's next one */
+};
+
+extern const char nb_res_tag;
+void nb_res_init(nb_res *r, const nb_res_ops *ops);
+void nb_res_due_slow(nb_task *t, nb_res *r);
+void nb_res_drop(nb_res *r);
+
+/* settle r (ops->settle) before the running task t next waits, yields or
+** ends; once a call asked, the next ones cost a compare */
+static inline void nb_res_due(nb_task *t, nb_res *r) {
+  if (r->due != t) nb_res_due_slow(t, r);
+}
+
+/* the running task holds the resource at stack index `i`, so cancelling
+** the task or Ctrl-C closes it (nothing outside tasks) */
 void nb_task_hold(lua_State *L, int i);
 
 /*

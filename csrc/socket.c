@@ -77,10 +77,23 @@ nb_sock *nb_useopen(lua_State *L, nb_sock *s) {
   return s;
 }
 
+/* cancelling the task that holds a socket (loop.h) closes it as
+** s:close() would */
+static void sock_res_close(lua_State *L, nb_res *r) {
+  (void)r;
+  lua_getfield(L, -1, "close");
+  lua_pushvalue(L, -2);
+  if (lua_pcall(L, 1, 0, 0) != LUA_OK) lua_pop(L, 1);
+}
+
+/* what the loop knows of a socket: its two functions */
+static const nb_res_ops sock_res = {nb_sock_settle, sock_res_close};
+
 /* a new socket userdata, created closed (fd -1) */
 nb_sock *nb_newsock(lua_State *L, int family, int type) {
   nb_sock *s = (nb_sock *)lua_newuserdatauv(L, sizeof(nb_sock), 0);
   memset(s, 0, sizeof *s);
+  nb_res_init(&s->res, &sock_res);
   s->tag = &nb_sock_tag;
   s->fd = -1;
   s->family = family;
@@ -171,6 +184,7 @@ void nb_sock_release(nb_sock *s) {
   if (s->fd >= 0 && s->wlen > s->wpos)
     flush_linger(s);  /* held output goes before the descriptor */
   nb_wbuf_free(s);
+  nb_res_drop(&s->res);  /* no task settles it any more */
   if (s->lops != NULL) layer_release(s);
   if (s->fd >= 0 && s->type == SOCK_STREAM) discard_input(s);
   if (s->fd >= 0) {

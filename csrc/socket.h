@@ -52,6 +52,7 @@ typedef struct nb_layer_ops {
 #define NB_ELAYER (-1000)  /* not an errno: ask s->lops->msg and code */
 
 struct nb_sock {
+  nb_res res;          /* first: what the loop knows of it (loop.h) */
   const char *tag;     /* marks our userdata (socket.c, nb_testsock) */
   int fd;              /* -1: closed */
   int family;          /* AF_INET or AF_INET6 */
@@ -63,7 +64,8 @@ struct nb_sock {
   size_t rcap, rpos, rend;
   size_t rscan;        /* [rpos, rscan) has no '\n' */
   char *wbuf;          /* output held back in a task (sockio.c): bytes
-                          [wpos, wlen) not yet given to the kernel */
+                          [wpos, wlen) not yet given to the kernel; the
+                          task settles it (res.due) before it waits */
   size_t wcap, wpos, wlen;
   int werr;            /* an error sending held output, for the next send */
   struct sockaddr_in6 peer;  /* set by connect and accept, for messages
@@ -84,8 +86,7 @@ typedef struct nb_addr {
   socklen_t len;
 } nb_addr;
 
-/* time and waiting (sockio.c) */
-double nb_now(void);
+/* waiting (sockio.c; the clock is the loop's nb_now) */
 double nb_deadline_of(const nb_sock *s);
 int nb_waitfd(lua_State *L, int fd, short events, double deadline);
 int nb_setblocking(int fd, int block);
@@ -125,14 +126,12 @@ void nb_rbuf_free(nb_sock *s);
 /* output held back (sockio.c): nb_flush_now gives what s holds to the
 ** kernel without waiting (0: all gone, or failed and kept in s->werr for
 ** its next send; EAGAIN: the kernel is full, wait for *want: POLLOUT, or
-** what a layer waits for); nb_flush_held does it for the socket task t
-** holds output for (0 if none), *fd its descriptor, *events its *want;
-** nb_unhold(t): t stops running (what the kernel does not take stays on
-** the socket for its next call); nb_sock_holds: the running task holds
-** output on s; nb_wbuf_free drops it */
+** what a layer waits for); nb_sock_settle is the socket's settle for the
+** loop (loop.h: before the task that held output waits, yields or ends);
+** nb_sock_holds: the running task holds output on s; nb_wbuf_free drops
+** it */
 int nb_flush_now(nb_sock *s, short *want);
-int nb_flush_held(nb_task *t, int *fd, short *events);
-void nb_unhold(nb_task *t);
+int nb_sock_settle(nb_res *r, int *fd, short *events);
 int nb_sock_holds(lua_State *L, nb_sock *s);
 void nb_wbuf_free(nb_sock *s);
 

@@ -22,12 +22,6 @@
 ** Plain C helpers: time, waiting, addresses, error texts
 ** ------------------------------------------------------------------ */
 
-double nb_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* the deadline of a call on `s`: < 0 none, 0 never wait */
 double nb_deadline_of(const nb_sock *s) {
   if (s->timeout < 0) return -1;
@@ -131,25 +125,19 @@ void nb_rbuf_free(nb_sock *s) {
 ** socket's wbuf and they go in one send() with the last one (instead of
 ** one per line). Held output goes to the kernel before anything else
 ** happens on the socket (a read for the rest of a partial line too), and
-** before the task waits for anything or yields (the loop calls
-** nb_flush_held), so nobody waits for bytes held here. Only one socket
-** holds output at a time: the one of the task running now (or of a
-** task waiting to give it to a full kernel).
+** before the task waits for anything or yields: holding makes the socket
+** due for the task (nb_res_due, loop.h) and the loop calls its settle
+** then, so nobody waits for bytes held here. Output is held for one task
+** at a time: the one running now (or one waiting to give it to a full
+** kernel).
 ** ------------------------------------------------------------------ */
 
 #define NB_HOLD_MAX 16384  /* bytes held back at most */
-
-static nb_sock *held;      /* the socket holding output, or NULL */
-static nb_task *holder;    /* ... for this task */
 
 void nb_wbuf_free(nb_sock *s) {
   free(s->wbuf);
   s->wbuf = NULL;
   s->wcap = s->wpos = s->wlen = 0;
-  if (held == s) {
-    held = NULL;
-    holder = NULL;
-  }
 }
 
 int nb_flush_now(nb_sock *s, short *want) {
@@ -171,19 +159,11 @@ int nb_flush_now(nb_sock *s, short *want) {
   return 0;
 }
 
-int nb_flush_held(nb_task *t, int *fd, short *events) {
-  if (held == NULL || holder != t) return 0;
-  *fd = held->fd;
-  return nb_flush_now(held, events);
-}
-
-void nb_unhold(nb_task *t) {
-  short want;
-  if (held == NULL || holder != t) return;
-  if (nb_flush_now(held, &want) == EAGAIN) {
-    held = NULL;
-    holder = NULL;
-  }
+/* the loop settles a socket a task held output on (s->res is first) */
+int nb_sock_settle(nb_res *r, int *fd, short *events) {
+  nb_sock *s = (nb_sock *)(void *)r;
+  *fd = s->fd;
+  return nb_flush_now(s, events);
 }
 
 /* give what s holds to the kernel, waiting (in a task) while it is full */
@@ -209,9 +189,9 @@ static char *hold_room(lua_State *L, nb_sock *s, size_t n) {
   nb_task *t;
   char *p;
   if (s->type != SOCK_STREAM || !s->tasked || n == 0
-      || (held != NULL && held != s) || s->wlen + n > NB_HOLD_MAX
-      || s->rend <= s->rpos || (t = nb_task_of(L)) == NULL
-      || (held == s && holder != t) || !lua_isyieldable(L))
+      || s->wlen + n > NB_HOLD_MAX || s->rend <= s->rpos
+      || (t = nb_task_of(L)) == NULL
+      || (s->res.due != NULL && s->res.due != t) || !lua_isyieldable(L))
     return NULL;
   if (s->wcap < s->wlen + n) {
     size_t cap = s->wcap ? s->wcap * 2 : 2048;
@@ -223,8 +203,7 @@ static char *hold_room(lua_State *L, nb_sock *s, size_t n) {
   }
   p = s->wbuf + s->wlen;
   s->wlen += n;
-  held = s;
-  holder = t;
+  nb_res_due(t, &s->res);
   return p;
 }
 
@@ -237,7 +216,7 @@ static int hold(lua_State *L, nb_sock *s, const char *d, size_t n) {
 }
 
 int nb_sock_holds(lua_State *L, nb_sock *s) {
-  return held == s && holder == nb_task_of(L) && holder != NULL;
+  return s->res.due != NULL && s->res.due == nb_task_of(L);
 }
 
 /* ---------------------------------------------------------------------

@@ -952,7 +952,7 @@ static void pushcert(lua_State *L, X509 *c) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned len = 0, i;
   GENERAL_NAMES *gs;
-  int n = 0;
+  int n = 0, crit = -1;
   lua_createtable(L, 0, 8);
   nametext(X509_get_subject_name(c), buf, sizeof buf);
   lua_pushstring(L, buf);
@@ -968,7 +968,11 @@ static void pushcert(lua_State *L, X509 *c) {
   lua_setfield(L, -2, "not_after");
   /* the names, gathered before any push (a push may raise: gs would
   ** leak), each ending in '\0'; as many as fit */
-  gs = X509_get_ext_d2i(c, NID_subject_alt_name, NULL, NULL);
+  gs = X509_get_ext_d2i(c, NID_subject_alt_name, &crit, NULL);
+  if (gs == NULL && crit >= 0) {  /* there, but not read: no memory */
+    ERR_clear_error();
+    luaL_error(L, "not enough memory");
+  }
   if (gs != NULL) {
     int k;
     size_t o = 0;
@@ -1140,10 +1144,13 @@ static void ossl_free(void *p, const char *file, int line) {
 
 NB_EXPORT int luaopen_netbasics_tls(lua_State *L) {
   nb_open_common(L);
-  if (getenv("NETBASICS_FAILMALLOC") != NULL
-      && CRYPTO_set_mem_functions(ossl_malloc, ossl_realloc, ossl_free)) {
-    /* libcrypto stays loaded to the end (it pins itself) and frees at
-    ** exit through these: so must this module, past Lua's dlclose */
+  if (getenv("NETBASICS_FAILMALLOC") != NULL)
+    CRYPTO_set_mem_functions(ossl_malloc, ossl_realloc, ossl_free);
+  if (sockbio == NULL) {
+    /* libcrypto stays loaded to the end of the process (it pins itself)
+    ** and keeps what this module gave it: the BIO method, the ex data
+    ** indexes, the allocation functions. So this module stays too, past
+    ** the dlclose of lua_close. */
     Dl_info self;
     if (dladdr((void *)ossl_free, &self) && self.dli_fname != NULL)
       dlopen(self.dli_fname, RTLD_NOW | RTLD_NODELETE);

@@ -632,6 +632,28 @@ conn.unwrap()
     assert(s:write("x"))
   end)
 
+  it("is ready to net.select in a task too, and a recv in a task takes "
+    .. "the bytes OpenSSL holds without waiting for the kernel", function()
+    local port = pyserver(pki.good, nil, [[
+conn = ctx.wrap_socket(raw, server_side=True)
+conn.sendall(b"0123456789abcdef")
+conn.recv(10)
+conn.unwrap()
+]])
+    local t = net.spawn(function()
+      local s <close> = assert(net.connect("127.0.0.1", port, { timeout = 10,
+        tls = { cafile = pki.ca } }))
+      local a = s:recv(4)
+      local r = net.select({ s }, nil, 5)
+      local b = s:recv(4)
+      local c = s:recv(100)
+      assert(s:write("x"))
+      return a, r[1] == s, b, c
+    end)
+    net.run()
+    assert.same({ true, "0123", true, "4567", "89abcdef" }, { t:join() })
+  end)
+
   it("reads and writes the same inside a task, and the task server's "
     .. "handshake waits on the loop (a plain client meanwhile is served)",
     function()

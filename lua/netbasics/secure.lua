@@ -108,7 +108,7 @@ return function(M, core)
   end
 
   local plainconnect = M.connect
-  local KNOWN = { timeout = true, tls = true }
+  local KNOWN = { timeout = true, tls = true, attempt_delay = true }
 
   -- net.connect(host, port [, timeout or {timeout =, tls =}])
   function M.connect(host, port, opts)
@@ -138,8 +138,13 @@ return function(M, core)
       ctx, err, code = context(o, false)
       if not ctx then return nil, err, code end
     end
+    -- the rest of the options are the plain connect's
+    local plain = timeout
+    if opts.attempt_delay ~= nil then
+      plain = { timeout = timeout, attempt_delay = opts.attempt_delay }
+    end
     local s
-    s, err, code = plainconnect(host, port, timeout)
+    s, err, code = plainconnect(host, port, plain)
     if not s or not o then return s, err, code end
     if not M.isip(host) then hostnames[s] = host end
     local ok
