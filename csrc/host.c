@@ -477,14 +477,17 @@ static void print_usage(const char *badoption) {
   "  -v, --version  show version information\n"
   "  -E             ignore environment variables (LUA_INIT, LUA_PATH...)\n"
   "  -W             turn warnings on\n"
-  "  --list         list the bundled lessons and exercises\n"
+  "  --list         list the bundled lessons and exercises, with their\n"
+  "                 arguments\n"
   "  -h, --help     show this help\n"
   "  --             stop handling options\n"
   "  -              stop handling options and execute stdin\n"
-  "A lesson or exercise runs by name: %s octets, %s talk-server.\n"
-  "With no script, it reads Lua from a terminal with `net` ready to use.\n"
+  "A lesson or exercise runs by name: %s octets, %s talk-server;\n"
+  "%s NAME --help shows its arguments.\n"
+  "With no script, it reads Lua from standard input (a prompt at a\n"
+  "terminal), with `net` ready to use.\n"
   "More in `man netbasics`.\n",
-  progname, progname, progname);
+  progname, progname, progname, progname);
   fflush(badoption ? stderr : stdout);
 }
 
@@ -804,6 +807,13 @@ static int pmain(lua_State *L) {
     return 0;
   }
   if (args & has_list) {
+    if (script < argc) {  /* `--list names`: a mistake, not a filter */
+      l_message(progname, lua_pushfstring(L, "--list takes no arguments "
+                "(got '%s'); netbasics %s --help shows a lesson's",
+                argv[script], argv[script]));
+      exitstatus = EXIT_USAGE;
+      return 0;
+    }
     exitstatus = listlessons();
     return 0;
   }

@@ -195,3 +195,29 @@ describe("scripts/deps", function()
     assert.truthy(mk:find("\nbench:\n\t@scripts/deps bench\n", 1, true))
   end)
 end)
+
+describe("scripts/deps on a machine that has nothing", function()
+  it("says what each set will install before it does", function()
+    -- a dpkg-query that knows no package and an id that is not root
+    local d = T.tmpdir()
+    finally(function() T.rmtree(d) end)
+    T.writefile(d .. "/dpkg-query", "#!/bin/sh\nexit 0\n")
+    T.writefile(d .. "/id", "#!/bin/sh\necho 1000\n")
+    os.execute("chmod +x " .. d .. "/dpkg-query " .. d .. "/id")
+    local env = "PATH=" .. T.shquote(d) .. ":$PATH "
+    local r = T.run(env .. "scripts/deps tour")
+    assert.equal(1, r.code)
+    local want = {}
+    local p = T.run("scripts/deps --print tour")
+    for pkg in p.out:gmatch("[^\n]+") do want[#want + 1] = pkg end
+    assert.equal("scripts/deps: building and the tour (make demo) needs "
+      .. "these packages, missing here: " .. table.concat(want, " ") .. "\n"
+      .. "scripts/deps: run as root:\n  apt-get update && apt-get install -y "
+      .. "--no-install-recommends " .. table.concat(want, " ") .. "\n", r.err)
+    r = T.run(env .. "scripts/deps test")
+    assert.equal(1, r.code)
+    assert.matches("^scripts/deps: building, the tour and the tests %(make "
+      .. "test%) needs these packages, missing here: make gcc ", r.err)
+    assert.truthy(r.err:find(" chromium ", 1, true))
+  end)
+end)

@@ -212,6 +212,13 @@ describe("netbasics host", function()
       assert.equal(dir .. "/scripts/lessons/second.lua\n", r.out)
     end)
 
+    it("--list takes no arguments", function()
+      local r = nbin(env, { "--list", "names" })
+      assert.same({ 2, "", "netbasics: --list takes no arguments (got "
+        .. "'names'); netbasics names --help shows a lesson's\n" },
+        { r.code, r.out, r.err })
+    end)
+
     it("every lesson knows --help and -h, declared or not", function()
       for _, flag in ipairs { "--help", "-h" } do
         local r = nbin(env, { "declared", flag })

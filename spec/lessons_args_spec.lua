@@ -181,6 +181,15 @@ describe("the argument checks", function()
         .. "(like http://www.python.org/)", U)
       refused({ name, "ftp://x/" }, "URL 'ftp://x/': not http:// or "
         .. "https://", U)
+      refused({ name, "http://" }, "URL 'http://': has no host (like "
+        .. "http://127.0.0.1/)", U)
+      for _, p in ipairs { "0", "99999", "-1", "abc" } do
+        local url = "http://127.0.0.1:" .. p .. "/"
+        refused({ name, url }, "URL '" .. url .. "': has a bad port: ports "
+          .. "go from 1 to 65535", U)
+      end
+      refused({ name, "http://a..b/" }, "URL 'http://a..b/': has a host "
+        .. "that is not an IP address or a host name", U)
       refused({ name, "http://127.0.0.1:1/", "" }, "PATH is empty", U)
       -- a folder for PATH: a learner means a file in it
       refused({ name, "http://127.0.0.1:1/", "/tmp" }, "PATH '/tmp': is a "

@@ -286,3 +286,19 @@ describe("exercise ask-ip-port", function()
     assert.equal(130, tm:status())
   end)
 end)
+
+describe("piped answers with odd bytes", function()
+  it("are shown escaped, never sent to the terminal as they are",
+    function()
+      local r = T.nb({ "ask-ip-port" }, "[\27[2J\n\27]0;x\7\n")
+      assert.equal(1, r.code)
+      assert.is_nil(r.out:find("[\1-\9\11-\31\127]"))
+      assert.truthy(r.out:find("Wrong! malformed socket in [\\x1B[2J (an "
+        .. "IPv6 address", 1, true), r.out)
+      r = T.nb({ "octets" }, "a\27[2J\n")
+      assert.equal(0, r.code)
+      assert.is_nil(r.out:find("[\1-\9\11-\31\127]"))
+      assert.truthy(r.out:find('Not quite: "a\\x1B[2J" is not a number.', 1,
+        true))
+    end)
+end)

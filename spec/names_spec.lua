@@ -163,9 +163,19 @@ describe("the names lesson", function()
     local USAGE = "usage: netbasics names [-timeout=SECONDS] [-retry=TRIES] "
       .. "[NAME [SERVER[:PORT]]]\n"
     local cases = {
-      { { "a..b", world.auth }, 'name "a..b" has an empty label' },
-      { { "bücher.de", world.auth }, 'name "bücher.de" has non-ASCII '
+      { { "a..b", world.auth }, "NAME 'a..b': has an empty label" },
+      { { "bücher.de", world.auth }, "NAME 'bücher.de': has non-ASCII "
         .. "letters: write it in its punycode form (xn--...)" },
+      { { "a b", world.auth }, "NAME 'a b': contains a space" },
+      { { "-5", world.auth }, "NAME '-5': has a label that starts or ends "
+        .. "with '-'" },
+      { { "12345", world.auth }, "NAME '12345': ends in a number: not a "
+        .. "name, nor an IPv4 address (four numbers 0 to 255 with dots)" },
+      { { "999.1.1.1", world.auth }, "NAME '999.1.1.1': ends in a number: "
+        .. "not a name, nor an IPv4 address (four numbers 0 to 255 with "
+        .. "dots)" },
+      { { ("a"):rep(64) .. ".b", world.auth }, "NAME '" .. ("a"):rep(64)
+        .. ".b': has a label longer than 63 characters" },
       { { "gnomon.securitystandard.org", "127.0.0.1:99999" },
         "SERVER[:PORT] '127.0.0.1:99999': ports go from 1 to 65535" },
       { { "gnomon.securitystandard.org", "127.0.0.1:0" },

@@ -32,10 +32,10 @@
 -- `too_many = function(s) return " (hint)" end` adds a hint to the message
 -- for one argument too many.
 --
--- Kinds (KINDS below): host, listen-host, port, listen-port, ipv4, server,
--- url, path (a file to write), file (a file to read), text, any, seconds
--- and count (with `min` and `max`). Every kind but `any` refuses an empty
--- string. Ports follow one rule, said the same way everywhere
+-- Kinds (KINDS below): host, listen-host, port, listen-port, ipv4, server
+-- (a DNS server), name-or-address, url, path (a file to write), file (a
+-- file to read), text, any, seconds and count (with `min` and `max`).
+-- Every kind but `any` refuses an empty string. Ports follow one rule, said the same way everywhere
 -- (PORT_RULE): 1 to 65535, and 0 only to listen, where the system
 -- chooses one. printable(s) shows a peer's bytes safely in a log.
 --
@@ -50,14 +50,6 @@ local L = {}
 L.PORT_RULE = "ports go from 1 to 65535"
 L.LISTEN_PORT_RULE = "ports go from 1 to 65535, or 0 to let the system "
   .. "choose one"
-
--- an argument as messages show it: quoted, odd bytes as \xHH
-local function shown(s)
-  return "'" .. s:gsub("[%c'\\\127-\255]", function(c)
-    return ("\\x%02X"):format(c:byte())
-  end) .. "'"
-end
-L.shown = shown
 
 -- bytes a peer sent, for a log on a terminal: controls, DEL and a
 -- backslash as \xHH, bytes that are not UTF-8 too (and the C1 controls
@@ -75,6 +67,13 @@ function L.printable(s)
   end
   return s
 end
+
+-- an argument as messages show it: quoted, odd bytes as \xHH (as
+-- printable does; a quote too)
+local function shown(s)
+  return "'" .. L.printable(s):gsub("'", "\\x27") .. "'"
+end
+L.shown = shown
 
 local function ishost(s)
   if net.isip(s) then return true end
@@ -101,8 +100,48 @@ local function host_hint(s)
   return ""
 end
 
+-- why `s` is not a host name a learner can look up, or nil when it is:
+-- labels of letters, digits, '-' (not first or last) and '_', 1 to 63
+-- bytes each, 253 in all, a final dot allowed, the last label not a
+-- number (those rules are net.lookup's, and the endpoint parser's)
+local function name_problem(s)
+  if s:find("[\128-\255]") then
+    return "has non-ASCII letters: write it in its punycode form (xn--...)"
+  end
+  if s:find(" ", 1, true) then return "contains a space" end
+  if s:find("[^%w%-_.]") then
+    return "has a character a name cannot have (letters, digits, '-', '_' "
+      .. "and dots only)"
+  end
+  local body = s:gsub("%.$", "")
+  if #body > 253 then return "is longer than 253 characters" end
+  if body == "" or body:find("..", 1, true) or body:sub(1, 1) == "." then
+    return "has an empty label"
+  end
+  local last
+  for label in body:gmatch("[^.]+") do
+    if #label > 63 then return "has a label longer than 63 characters" end
+    if label:sub(1, 1) == "-" or label:sub(-1) == "-" then
+      return "has a label that starts or ends with '-'"
+    end
+    last = label
+  end
+  if last:match("^%d+$") or last:lower():match("^0x%x*$") then
+    return "ends in a number: not a name, nor an IPv4 address (four numbers "
+      .. "0 to 255 with dots)"
+  end
+  return nil
+end
+
 -- each kind: the value, or nil and why not (the text is never empty here)
 local KINDS = {
+  -- a name to look up, or an address to look up the way back
+  ["name-or-address"] = function(s)
+    if net.isip(s) then return s end
+    local why = name_problem(s)
+    if why then return nil, why end
+    return s
+  end,
   host = function(s)
     if ishost(s) then return s end
     return nil, "not an IP address or a host name" .. host_hint(s)
@@ -156,6 +195,24 @@ local KINDS = {
     scheme = scheme:lower()
     if scheme ~= "http" and scheme ~= "https" then
       return nil, "not http:// or https://"
+    end
+    -- the host and port between // and the path
+    local authority = s:match("^[^:]*://([^/?#]*)"):gsub("^.*@", "")
+    local host, rest = authority:match("^(%[.-%])(.*)$")
+    if host then
+      host = host:sub(2, -2)
+    else
+      host, rest = authority:match("^([^:]*)(.*)$")
+    end
+    if host == "" then return nil, "has no host (like http://127.0.0.1/)" end
+    if not ishost(host) then
+      return nil, "has a host that is not an IP address or a host name"
+    end
+    if rest ~= "" then
+      local port = rest:match("^:(.*)$")
+      if not port or (port ~= "" and not port_in(port, 1)) then
+        return nil, "has a bad port: " .. L.PORT_RULE
+      end
     end
     return s
   end,

@@ -31,6 +31,8 @@ local UNUSUAL = "(a warning: ports below 7 are unusual, but %s is an IP "
 -- "Thanks!" or "Wrong!" and the reason, for one answer
 local function check(answer)
   answer = answer:match("^%s*(.-)%s*$")   -- spaces around are forgiven
+  -- what the messages show of it: odd bytes escaped, as isipandport does
+  local said = lesson.printable(answer)
   if answer == "" then
     return false, "You gave me nothing."
   end
@@ -39,17 +41,17 @@ local function check(answer)
     local ep = net.parse_endpoint(answer)
     if not ep or ep.family ~= "inet6" then
       return false, ("malformed socket in %s (an IPv6 address and a port "
-        .. "look like [::1]:9087)"):format(answer)
+        .. "look like [::1]:9087)"):format(said)
     end
     if ep.port == 0 then
       return false, ("port out of range in %s (%s)")
-        :format(answer, lesson.PORT_RULE)
+        :format(said, lesson.PORT_RULE)
     end
-    return true, ep.port < 7 and UNUSUAL:format(answer) or nil
+    return true, ep.port < 7 and UNUSUAL:format(said) or nil
   end
   local ok, why = net.isipandport(answer)
   if ok then
-    return true, why and UNUSUAL:format(answer)
+    return true, why and UNUSUAL:format(said)
   end
   if why:match("^port") then
     return false, why .. " (" .. lesson.PORT_RULE .. ")"
@@ -83,6 +85,6 @@ while true do
     io.write("\n")                    -- end of input: stop, no fuss
     os.exit(1)
   end
-  if echo then io.write(line, "\n") end
+  if echo then io.write(lesson.printable(line), "\n") end
   if answer_to(line) then os.exit(0) end
 end

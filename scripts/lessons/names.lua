@@ -36,7 +36,7 @@ local args = lesson.args {
     { "retry", "count", meta = "TRIES", min = 1, max = 10,
       about = "how many times to ask", default = 2 },
   },
-  { "NAME", "text", default = "gnomon.securitystandard.org",
+  { "NAME", "name-or-address", default = "gnomon.securitystandard.org",
     about = "the name to look up, or an address to look up the way back" },
   { "SERVER[:PORT]", "server",
     about = "the DNS server to ask, and its port if not 53 (default: the "

@@ -15,7 +15,8 @@
 -- works at a terminal and with piped input, and an end of input (Ctrl-D
 -- or an empty pipe) ends the lesson cleanly with the answer.
 local net = require "netbasics"
-local args = require("netbasics.lesson").args {
+local lesson = require "netbasics.lesson"
+local args = lesson.args {
   name = "octets",
   { "ADDRESS", "ipv4", default = "185.172.165.184",
     about = "the IPv4 address to take apart" },
@@ -84,7 +85,9 @@ io.stdout:flush()
 local answer = io.read("l")
 -- piped input is not echoed by a terminal: show it, so the transcript
 -- reads as a conversation
-if answer and not os.execute("test -t 0") then say(answer) end
+if answer and not os.execute("test -t 0") then
+  say(lesson.printable(answer))
+end
 if answer == nil then
   say()
   say("(no answer)")
@@ -99,7 +102,7 @@ else
   elseif n then
     say("Not quite: ", n, " is not the biggest.")
   else
-    say("Not quite: \"", answer, "\" is not a number.")
+    say("Not quite: \"", lesson.printable(answer), "\" is not a number.")
   end
 end
 say("An octet has 8 bits; the biggest has all of them on:")
