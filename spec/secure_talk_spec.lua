@@ -160,7 +160,12 @@ describe("out of memory", function()
       { from = W.ccount(q(d .. "/warm.lua")) })
     assert.same({}, problems)
     assert.is_true(runs >= 5, "only " .. runs .. " runs of " .. total)
-    assert.is_true(failed >= 1, "no run of " .. runs .. " failed")
+    -- most single C failures are absorbed (OpenSSL tries again): the
+    -- dense walk of the plain build finds some that are not; the few
+    -- samples under ASan or valgrind may miss them all
+    if not os.getenv("NB_BUILD") and (T.hostwrap or "") == "" then
+      assert.is_true(failed >= 1, "no run of " .. runs .. " failed")
+    end
   end)
 end)
 
