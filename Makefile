@@ -15,6 +15,8 @@ CURL_LIBS ?= $(shell $(PKG_CONFIG) --libs libcurl)
 ZLIB_INC  ?= $(shell $(PKG_CONFIG) --cflags zlib)
 ZLIB_LIBS ?= $(shell $(PKG_CONFIG) --libs zlib)
 CARES_INC ?= $(shell $(PKG_CONFIG) --cflags libcares)
+SSL_INC   ?= $(shell $(PKG_CONFIG) --cflags openssl)
+SSL_LIBS  ?= $(shell $(PKG_CONFIG) --libs openssl)
 CARES_LIBS ?= $(shell $(PKG_CONFIG) --libs libcares)
 READLINE_INC ?=
 READLINE_LIBS ?= -lreadline
@@ -46,20 +48,24 @@ CORE_SRC  = csrc/core.c csrc/common.c csrc/octet.c csrc/validate.c csrc/socket.c
             csrc/dnsrun.c csrc/dnsmsg.c csrc/loop.c csrc/sockunix.c csrc/gai.c
 FETCH_SRC = csrc/common.c csrc/fetch.c csrc/fetchcheck.c csrc/transfer.c \
             csrc/validate.c
+TLS_SRC   = csrc/common.c csrc/tls.c csrc/tlscert.c
 HOST_SRC  = csrc/host.c
 LUA_SRC   = lua/netbasics/init.lua lua/netbasics/socket.lua \
             lua/netbasics/resolve.lua lua/netbasics/fetch.lua \
-            lua/netbasics/sched.lua lua/netbasics/lesson.lua
+            lua/netbasics/sched.lua lua/netbasics/secure.lua \
+            lua/netbasics/lesson.lua
 HEADERS   = csrc/netbasics.h csrc/dnsmsg.h csrc/dnsrun.h csrc/socket.h \
             csrc/loop.h csrc/transfer.h csrc/gai.h
 
 B         = build
 CORE_OBJ  = $(CORE_SRC:csrc/%.c=$(B)/obj/%.o)
 FETCH_OBJ = $(FETCH_SRC:csrc/%.c=$(B)/obj/%.o)
+TLS_OBJ   = $(TLS_SRC:csrc/%.c=$(B)/obj/%.o)
 HOST_OBJ  = $(HOST_SRC:csrc/%.c=$(B)/obj/%.o) $(B)/obj/lua_embed.o
 
 .PHONY: all deps demo test check clean bench install uninstall FORCE
-all: $(B)/lib/netbasics/core.so $(B)/lib/netbasics/curl.so $(B)/bin/netbasics
+all: $(B)/lib/netbasics/core.so $(B)/lib/netbasics/curl.so \
+     $(B)/lib/netbasics/tls.so $(B)/bin/netbasics
 
 $(B)/obj/%.o: csrc/%.c $(HEADERS) | $(B)/obj
 	$(CC) $(ALL_CFLAGS) $(CURL_INC) $(ZLIB_INC) -c $< -o $@
@@ -85,6 +91,13 @@ $(B)/lib/netbasics/core.so: $(CORE_OBJ) | $(B)/lib/netbasics
 # required on the first fetch or download
 $(B)/lib/netbasics/curl.so: $(FETCH_OBJ) | $(B)/lib/netbasics
 	$(CC) -shared $(LDFLAGS) -o $@ $(FETCH_OBJ) $(CURL_LIBS) $(ZLIB_LIBS)
+
+# netbasics.tls (TLS sockets): OpenSSL is slow to load too, so it is its
+# own module, required on the first TLS call; core.so does not link it
+$(B)/obj/tls.o $(B)/obj/tlscert.o: $(B)/obj/%.o: csrc/%.c $(HEADERS) | $(B)/obj
+	$(CC) $(ALL_CFLAGS) $(SSL_INC) -c $< -o $@
+$(B)/lib/netbasics/tls.so: $(TLS_OBJ) | $(B)/lib/netbasics
+	$(CC) -shared $(LDFLAGS) -o $@ $(TLS_OBJ) $(SSL_LIBS)
 
 $(B)/bin/netbasics: $(HOST_OBJ) $(CORE_OBJ) | $(B)/bin
 	$(CC) $(LDFLAGS) -Wl,-E -o $@ $(HOST_OBJ) $(CORE_OBJ) \
@@ -151,6 +164,7 @@ install: all
 	mv -f "$(I_RECORD).tmp" "$(I_RECORD)"
 	$(INSTALL) -m 755 $(B)/bin/netbasics $(DESTDIR)$(BINDIR)/netbasics
 	$(INSTALL) -m 755 $(B)/lib/netbasics/core.so $(B)/lib/netbasics/curl.so \
+	  $(B)/lib/netbasics/tls.so \
 	  $(DESTDIR)$(LIBDIR)/netbasics/
 	@set -e; for f in $(LUA_SRC:lua/%=%); do \
 	  echo "$(INSTALL) -m 644 lua/$$f $(DESTDIR)$(LUADIR)/$$f"; \
@@ -165,6 +179,7 @@ install: all
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/netbasics \
 	  $(DESTDIR)$(LIBDIR)/netbasics/core.so $(DESTDIR)$(LIBDIR)/netbasics/curl.so \
+	  $(DESTDIR)$(LIBDIR)/netbasics/tls.so \
 	  $(I_LUA) $(I_LESSONS) $(I_DOCS) \
 	  $(MANPAGES:docs/%=$(DESTDIR)$(MANDIR)/%)
 	@made=$$(sort -r "$(I_RECORD)" 2>/dev/null); rm -f "$(I_RECORD)"; \

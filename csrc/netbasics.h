@@ -188,5 +188,8 @@ void nb_open_resolve(lua_State *L);
 
 NB_EXPORT int luaopen_netbasics_core(lua_State *L);
 NB_EXPORT int luaopen_netbasics_curl(lua_State *L);
+NB_EXPORT int luaopen_netbasics_tls(lua_State *L);
+/* tlscert.c: throwaway certificates, added to netbasics.tls */
+void nb_open_tlscert(lua_State *L);
 
 #endif

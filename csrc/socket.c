@@ -733,6 +733,8 @@ void nb_open_socket(lua_State *L) {
   lua_createtable(L, 0, sizeof sock_methods / sizeof sock_methods[0]);
   lua_pushvalue(L, -3);
   luaL_setfuncs(L, sock_methods, 1);
+  lua_pushvalue(L, -1);
+  lua_setfield(L, t, "_methods");  /* the Lua half adds some (secure.lua) */
   lua_setfield(L, -2, "__index");
   lua_pop(L, 1);                                  /* scratch */
   /* module functions */

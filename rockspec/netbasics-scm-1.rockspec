@@ -37,7 +37,7 @@ dependencies = {
   "lua >= 5.4, < 5.5",
 }
 -- A missing header or library stops the build with LuaRocks' message naming
--- it and the CURL_DIR / CARES_DIR / READLINE_DIR variables. CURL is checked
+-- it and the CURL_DIR / CARES_DIR / OPENSSL_DIR / READLINE_DIR variables. CURL is checked
 -- by its library only: Debian and Ubuntu keep curl/curl.h in
 -- /usr/include/<multiarch>/, where LuaRocks 3.8 does not look (the compiler
 -- does), so a header check would refuse every Debian machine.
@@ -45,6 +45,7 @@ external_dependencies = {
   CURL = { library = "curl" },
   ZLIB = { header = "zlib.h", library = "z" },
   CARES = { header = "ares.h", library = "cares" },
+  OPENSSL = { header = "openssl/ssl.h", library = "ssl" },
   READLINE = { header = "readline/readline.h", library = "readline" },
 }
 build = {
@@ -65,6 +66,8 @@ build = {
     ZLIB_LIBS = "-L$(ZLIB_LIBDIR) -lz",
     CARES_INC = "-I$(CARES_INCDIR)",
     CARES_LIBS = "-L$(CARES_LIBDIR) -lcares",
+    SSL_INC = "-I$(OPENSSL_INCDIR)",
+    SSL_LIBS = "-L$(OPENSSL_LIBDIR) -lssl -lcrypto",
     READLINE_INC = "-I$(READLINE_INCDIR)",
     READLINE_LIBS = "-L$(READLINE_LIBDIR) -lreadline",
     -- the sources: exactly the Makefile's lists (spec/build_spec.lua checks)
@@ -74,10 +77,12 @@ build = {
       .. "csrc/sockunix.c csrc/gai.c",
     FETCH_SRC = "csrc/common.c csrc/fetch.c csrc/fetchcheck.c "
       .. "csrc/transfer.c csrc/validate.c",
+    TLS_SRC = "csrc/common.c csrc/tls.c csrc/tlscert.c",
     HOST_SRC = "csrc/host.c",
     LUA_SRC = "lua/netbasics/init.lua lua/netbasics/socket.lua "
       .. "lua/netbasics/resolve.lua lua/netbasics/fetch.lua "
-      .. "lua/netbasics/sched.lua lua/netbasics/lesson.lua",
+      .. "lua/netbasics/sched.lua lua/netbasics/secure.lua "
+      .. "lua/netbasics/lesson.lua",
     HEADERS = "csrc/netbasics.h csrc/dnsmsg.h csrc/dnsrun.h "
       .. "csrc/socket.h csrc/loop.h csrc/transfer.h csrc/gai.h",
   },

@@ -3,7 +3,8 @@
 local T = require "nbtest"
 
 local ROCKSPEC = "rockspec/netbasics-scm-1.rockspec"
-local LISTS = { "CORE_SRC", "FETCH_SRC", "HOST_SRC", "LUA_SRC", "HEADERS" }
+local LISTS = { "CORE_SRC", "FETCH_SRC", "TLS_SRC", "HOST_SRC", "LUA_SRC",
+  "HEADERS" }
 
 local function words(s)
   local t = {}
@@ -84,11 +85,12 @@ describe("the source lists", function()
   it("hold every C file, header and Lua module of the tree", function()
     local c = set(makevar("CORE_SRC"))
     for _, f in ipairs(makevar("FETCH_SRC")) do c[f] = true end
+    for _, f in ipairs(makevar("TLS_SRC")) do c[f] = true end
     for _, f in ipairs(makevar("HOST_SRC")) do c[f] = true end
     local missing = {}
     for _, f in ipairs(ls("csrc/*.c")) do
-      if not c[f] then missing[#missing + 1] = f .. " (CORE_SRC, FETCH_SRC "
-        .. "or HOST_SRC)" end
+      if not c[f] then missing[#missing + 1] = f .. " (CORE_SRC, FETCH_SRC, "
+        .. "TLS_SRC or HOST_SRC)" end
     end
     local h = set(makevar("HEADERS"))
     for _, f in ipairs(ls("csrc/*.h")) do

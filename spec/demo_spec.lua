@@ -22,5 +22,19 @@ describe("scripts/demo", function()
       assert.matches("^Starting chat server%.\n", log)
       assert.is_nil((log .. r.err):find("terminated", 1, true))
       assert.truthy(r.out:find("\nSaved %d+ bytes from http://127%.0%.0%.1:"))
+      -- the talk over TLS: refused without the fingerprint, then pinned;
+      -- the secure server stops on bye
+      assert.truthy(r.out:find("\nNobody this computer trusts vouches for "
+        .. "this certificate", 1, true))
+      assert.truthy(r.out:find("\nIts key matches the pin you gave: you "
+        .. "vouch for it, so we trust it.\nReceived: 'You said Hello "
+        .. "there\\n'\nConnection closed.\n", 1, true))
+      assert.truthy(r.out:find("\nIt does not check out: self-signed "
+        .. "certificate: pass cafile or pin.\n", 1, true))
+      local slog = r.out:match("==> what the secure server printed after "
+        .. "its start\n(.-)\n\n==>")
+      assert.truthy(slog, r.out)
+      assert.matches("\nI got Hello there\n.*\nI got bye\nStopping "
+        .. "server%.$", slog)
     end)
 end)

@@ -38,6 +38,8 @@ local FULL = {
   ["talk-client"] = false,   -- [MESSAGE...]: no argument is one too many
   isipandport = false,       -- [SOCKETSTRING...]
   ["ask-ip-port"] = false,   -- [ANSWER...]
+  ["secure-talk"] = false,   -- MODE [HOST [PORT [FINGERPRINT [MESSAGE...]]]]
+  certificate = { "127.0.0.1", "1" },
 }
 -- lessons whose arguments are the data under test: an empty string is
 -- an answer to judge ("You gave me nothing"), not a mistake

@@ -12,5 +12,6 @@ require("netbasics.socket")(M, core)
 require("netbasics.resolve")(M, core)
 require("netbasics.fetch")(M, core)
 require("netbasics.sched")(M, core)
+require("netbasics.secure")(M, core)
 
 return M

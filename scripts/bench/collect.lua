@@ -54,11 +54,12 @@ for line in io.lines(raw) do
   end
 end
 
--- the order of the issue (talk, bulk, HTTP, validation, start-up,
+-- the order of the issue (talk, bulk, TLS, HTTP, validation, start-up,
 -- memory), then any other workload in the order it ran
-local ORDER = { "pp1", "pp50", "pipe50", "c10k", "bulk", "dl-file",
-  "dl-mem", "dl-disk", "validate-mixed", "validate-good",
-  "validate-ip_to_int", "startup", "idle", "c10k-mem", "lookup" }
+local ORDER = { "pp1", "pp50", "ppunix", "pipe50", "c10k", "bulk", "tlsbulk",
+  "tlshs", "tlspp50", "dl-file", "dl-mem", "dl-disk", "validate-mixed",
+  "validate-good", "validate-ip_to_int", "startup", "idle", "c10k-mem",
+  "lookup" }
 do
   local rank = {}
   for i, id in ipairs(ORDER) do rank[id] = i end

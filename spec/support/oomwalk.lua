@@ -27,7 +27,8 @@ function W.base()
 end
 
 -- walk N over 1..total: every N of the script's own part, every 20th of
--- the start-up every script shares (all of it with opts.full). Returns
+-- the start-up every script shares (all of it with opts.full; none of
+-- what comes before N = opts.from, a count from W.count). Returns
 -- a list of problems, the number of runs, how many ended in the memory
 -- error, and the total.
 function W.walk(args, input, opts)
@@ -46,17 +47,22 @@ function W.walk(args, input, opts)
     stride = math.max(stride, total // 100)
     shared, sharedstride = 0, stride
   end
+  local from = opts.from or 1
+  if opts.from then  -- the samples spread over what is walked
+    stride = math.max(opts.stride or 1, stride * (total - from + 1) // total)
+    shared = 0
+  end
   local d = T.tmpdir()
   local inp = T.infile(d, input)
   local env = "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=1"
   local script = string.format([[
-    n=1
+    n=%d
     while [ $n -le %d ]; do
       %s NETBASICS_FAILALLOC=$n %s %s <%s >/dev/null 2>%s/err.$n
       echo "$n $?"
       if [ $n -lt %d ]; then n=$((n + %d)); else n=$((n + %d)); fi
-    done]], total + 1, env, T.hostcmd(), args, T.shquote(inp), d, shared,
-    sharedstride, stride)
+    done]], from, total + 1, env, T.hostcmd(), args, T.shquote(inp), d,
+    shared, sharedstride, stride)
   local r = T.run(script)
   local problems, runs, oom = {}, 0, 0
   for n, code in r.out:gmatch("(%d+) (%d+)") do
@@ -115,9 +121,23 @@ end
 -- turns on the host's check without failing Lua's allocations). Every N
 -- up to 300 runs, a sample past that; fewer under ASan and valgrind.
 -- opts.after: a shell command run after each, which may add a line
--- "left behind: ..." to "$ERR" (a problem).
+-- "left behind: ..." to "$ERR" (a problem). opts.from: the first N
+-- (W.ccount gives the count of a script that stops where the walk
+-- should start).
 -- Returns the problems, the number of runs, how many ended in an error,
 -- and the count of requests.
+-- how many C allocation requests a normal run makes
+function W.ccount(args, input)
+  local r = T.run("NETBASICS_FAILALLOC=0 NETBASICS_FAILMALLOC=0 "
+    .. T.hostcmd() .. " " .. args, input)
+  local total = 0
+  for n in (r.err or ""):gmatch("(%d+) C allocations") do
+    total = math.max(total, tonumber(n))
+  end
+  return assert(total > 0 and total, "no C allocation count: "
+    .. tostring(r.err)), r
+end
+
 function W.cwalk(args, input, opts)
   opts = opts or {}
   local d = T.tmpdir()
@@ -134,23 +154,25 @@ function W.cwalk(args, input, opts)
   end
   assert(total > 0, "no C allocation count: " .. tostring(normal.err))
   local want, normalerr = outlines(normal.out), strip(normal.err)
-  local stride = math.max(1, total // 300)
+  local from = opts.from or 1
+  local span = total - from + 1
+  local stride = math.max(1, span // 300)
   if T.hostwrap and T.hostwrap ~= "" then
-    stride = math.max(stride, total // 5)
+    stride = math.max(stride, span // 5)
   elseif os.getenv("NB_BUILD") then
-    stride = math.max(stride, total // 60)
+    stride = math.max(stride, span // 60)
   end
   local env = "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=1"
   local script = string.format([[
-    n=1
+    n=%d
     while [ $n -le %d ]; do
       %s NETBASICS_FAILALLOC=0 NETBASICS_FAILMALLOC=$n %s %s <%s \
         >%s/out.$n 2>%s/err.$n
       echo "$n $?"
       ERR=%s/err.$n; %s
       n=$((n + %d))
-    done]], total + 1, env, T.hostcmd(), args, T.shquote(inp), d, d, d,
-    opts.after or ":", stride)
+    done]], from, total + 1, env, T.hostcmd(), args, T.shquote(inp), d, d,
+    d, opts.after or ":", stride)
   local r = T.run(script)
   local problems, runs, failed = {}, 0, 0
   for n, code in r.out:gmatch("(%d+) (%d+)") do
