@@ -11,6 +11,9 @@ LUA_PC    ?= lua5.4
 LUA_INC   ?= $(shell $(PKG_CONFIG) --cflags $(LUA_PC))
 CURL_INC  ?= $(shell $(PKG_CONFIG) --cflags libcurl)
 CURL_LIBS ?= $(shell $(PKG_CONFIG) --libs libcurl)
+# zlib: netbasics.curl decodes gzip and deflate bodies itself
+ZLIB_INC  ?= $(shell $(PKG_CONFIG) --cflags zlib)
+ZLIB_LIBS ?= $(shell $(PKG_CONFIG) --libs zlib)
 CARES_INC ?= $(shell $(PKG_CONFIG) --cflags libcares)
 CARES_LIBS ?= $(shell $(PKG_CONFIG) --libs libcares)
 READLINE_INC ?=
@@ -41,7 +44,8 @@ INSTALL   ?= install
 CORE_SRC  = csrc/core.c csrc/common.c csrc/octet.c csrc/validate.c csrc/socket.c \
             csrc/sockaddr.c csrc/sockio.c csrc/ports.c csrc/resolve.c \
             csrc/dnsrun.c csrc/dnsmsg.c csrc/loop.c csrc/sockunix.c csrc/gai.c
-FETCH_SRC = csrc/common.c csrc/fetch.c csrc/fetchcheck.c csrc/transfer.c
+FETCH_SRC = csrc/common.c csrc/fetch.c csrc/fetchcheck.c csrc/transfer.c \
+            csrc/validate.c
 HOST_SRC  = csrc/host.c
 LUA_SRC   = lua/netbasics/init.lua lua/netbasics/socket.lua \
             lua/netbasics/resolve.lua lua/netbasics/fetch.lua \
@@ -58,7 +62,7 @@ HOST_OBJ  = $(HOST_SRC:csrc/%.c=$(B)/obj/%.o) $(B)/obj/lua_embed.o
 all: $(B)/lib/netbasics/core.so $(B)/lib/netbasics/curl.so $(B)/bin/netbasics
 
 $(B)/obj/%.o: csrc/%.c $(HEADERS) | $(B)/obj
-	$(CC) $(ALL_CFLAGS) $(CURL_INC) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(CURL_INC) $(ZLIB_INC) -c $< -o $@
 
 # DATADIR is compiled into the host; this header changes (and the host is
 # rebuilt) only when DATADIR does, so `make install PREFIX=/opt` is right
@@ -80,7 +84,7 @@ $(B)/lib/netbasics/core.so: $(CORE_OBJ) | $(B)/lib/netbasics
 # netbasics.curl (the fetch family): libcurl costs ~8 ms to load, so it is its own module,
 # required on the first fetch or download
 $(B)/lib/netbasics/curl.so: $(FETCH_OBJ) | $(B)/lib/netbasics
-	$(CC) -shared $(LDFLAGS) -o $@ $(FETCH_OBJ) $(CURL_LIBS)
+	$(CC) -shared $(LDFLAGS) -o $@ $(FETCH_OBJ) $(CURL_LIBS) $(ZLIB_LIBS)
 
 $(B)/bin/netbasics: $(HOST_OBJ) $(CORE_OBJ) | $(B)/bin
 	$(CC) $(LDFLAGS) -Wl,-E -o $@ $(HOST_OBJ) $(CORE_OBJ) \

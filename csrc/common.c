@@ -3,6 +3,7 @@
 ** netbasics.fetch and the host.
 */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,8 +25,13 @@ int nb_fail(lua_State *L, const char *code, const char *fmt, ...) {
 }
 
 const char *nb_pushshown(lua_State *L, const char *s, size_t n) {
+  return nb_pushshownmax(L, s, n, NB_SHOWMAX);
+}
+
+const char *nb_pushshownmax(lua_State *L, const char *s, size_t n,
+                            size_t max) {
   luaL_Buffer b;
-  size_t i, shown = n > NB_SHOWMAX ? NB_SHOWMAX : n;
+  size_t i, shown = n > max ? max : n;
   luaL_buffinit(L, &b);
   for (i = 0; i < shown; i++) {
     unsigned char c = (unsigned char)s[i];
@@ -46,10 +52,34 @@ const char *nb_pushshown(lua_State *L, const char *s, size_t n) {
   return lua_tostring(L, -1);
 }
 
+static int tostring_(lua_State *L) {
+  luaL_tolstring(L, 1, NULL);
+  return 1;
+}
+
+const char *nb_errortext(lua_State *L, lua_State *co) {
+  const char *msg = NULL;
+  if (luaL_getmetafield(co, -1, "__tostring") != LUA_TNIL) {
+    lua_pop(co, 1);
+    lua_pushcfunction(L, tostring_);
+    lua_pushvalue(co, -1);
+    lua_xmove(co, L, 1);
+    /* the string stays on co's stack for the caller */
+    if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_type(L, -1) == LUA_TSTRING) {
+      lua_xmove(L, co, 1);
+      return lua_tostring(co, -1);
+    }
+    lua_pop(L, 1);
+  }
+  msg = lua_pushfstring(co, "(error object is a %s value)",
+                        luaL_typename(co, -1));
+  return msg;
+}
+
 void nb_checkinterrupt(lua_State *L) {
   if (*nb_interrupt_flag)
-    luaL_error(L, *nb_interrupt_flag == SIGTERM ? "terminated!"
-                                                : "interrupted!");
+    luaL_error(L, *nb_interrupt_flag == SIGINT ? "interrupted!"
+                                               : "terminated!");
 }
 
 /*
@@ -64,6 +94,20 @@ void nb_open_common(lua_State *L) {
   lua_pop(L, 1);
 }
 
+int nb_ms(double seconds) {
+  if (!(seconds > 0)) return 0;
+  if (seconds >= INT_MAX / 1000.0) return INT_MAX;
+  return (int)(seconds * 1000 + 0.999);
+}
+
+void nb_timespec(double seconds, struct timespec *ts) {
+  if (!(seconds > 0)) seconds = 0;
+  if (seconds > NB_SLEEP_MAX) seconds = NB_SLEEP_MAX;
+  ts->tv_sec = (time_t)seconds;
+  ts->tv_nsec = (long)((seconds - (double)ts->tv_sec) * 1e9);
+  if (ts->tv_nsec > 999999999) ts->tv_nsec = 999999999;
+}
+
 /* ---------------------------------------------------------------------
 ** C allocations (netbasics.h). The count is atomic: libcurl's resolver
 ** thread allocates too.
@@ -72,6 +116,7 @@ void nb_open_common(lua_State *L) {
 static int c_mode = -1;            /* -1 unread, 0 plain, 1 counting */
 static unsigned long c_failat;     /* 0: never fail */
 static unsigned long c_count;      /* requests so far */
+static unsigned long c_failed;     /* requests that got NULL */
 
 static void c_report(void) {
   fprintf(stderr, "netbasics: %lu C allocations\n",
@@ -96,16 +141,25 @@ static int c_fails(void) {
   return 1;
 }
 
+static void *counted(void *p) {
+  if (p == NULL) __atomic_add_fetch(&c_failed, 1, __ATOMIC_RELAXED);
+  return p;
+}
+
+unsigned long nb_allocfails(void) {
+  return __atomic_load_n(&c_failed, __ATOMIC_RELAXED);
+}
+
 void *nb_malloc(size_t n) {
-  return c_fails() ? NULL : malloc(n);
+  return counted(c_fails() ? NULL : malloc(n));
 }
 
 void *nb_calloc(size_t n, size_t size) {
-  return c_fails() ? NULL : calloc(n, size);
+  return counted(c_fails() ? NULL : calloc(n, size));
 }
 
 void *nb_realloc(void *p, size_t n) {
-  return c_fails() ? NULL : realloc(p, n);
+  return counted(c_fails() ? NULL : realloc(p, n));
 }
 
 char *nb_strdup(const char *s) {

@@ -187,7 +187,7 @@ int nb_dns_chain(const nb_dns_msg *m, const char *qname, size_t *chain,
         if (chain[k] == i)
           return -1;
       if (n == max)
-        return -1;
+        return -2;
       chain[n++] = i;
       cur = m->rr[i].target;
       moved = 1;

@@ -68,7 +68,8 @@ void nb_dns_msg_free(nb_dns_msg *m);
 ** Follows the CNAME records of `m` from `qname`, in order. Fills
 ** chain[0..n-1] with the indexes (into m->rr) of the CNAMEs used, at
 ** most `max`, and returns n; *canonical is the last name reached (qname
-** itself when there is no CNAME). Returns -1 on a CNAME loop.
+** itself when there is no CNAME). Returns -1 on a CNAME loop, -2 when
+** the chain is longer than `max` (no loop seen in its first `max`).
 */
 int nb_dns_chain(const nb_dns_msg *m, const char *qname, size_t *chain,
                  size_t max, const char **canonical);

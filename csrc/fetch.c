@@ -41,8 +41,9 @@
 #define NB_DEFAULT_PROTOCOLS "http,https"
 
 /*
-** ** The URL as messages show it: one line whatever it holds (controls
-** and spaces as %XX, as they would travel), cut after 200 bytes.
+** ** The URL as messages show it: one line whatever it holds (controls,
+** spaces and bytes past ASCII as %XX, as they would travel), cut after
+** 200 bytes.
 */
 static const char *push_shown(lua_State *L, const char *s, size_t n) {
   luaL_Buffer b;
@@ -50,7 +51,7 @@ static const char *push_shown(lua_State *L, const char *s, size_t n) {
   luaL_buffinit(L, &b);
   for (i = 0; i < max; i++) {
     unsigned char c = (unsigned char)s[i];
-    if (c <= 0x20 || c == 0x7f) {
+    if (c <= 0x20 || c >= 0x7f) {
       char hex[4];
       snprintf(hex, sizeof hex, "%%%02X", c);
       luaL_addstring(&b, hex);
@@ -129,7 +130,7 @@ static double opt_seconds(lua_State *L, int opts, const char *name,
   if (getopt_(L, opts, name, LUA_TNUMBER)) {
     v = lua_tonumber(L, -1);
     lua_pop(L, 1);
-    if (!(v > 0 && v < 1e7))
+    if (!(v > 0))
       luaL_error(L, "option '%s': a number of seconds above 0 expected",
                  name);
   }
@@ -299,6 +300,8 @@ static int xfer_setup(lua_State *L, xfer *x, const char *verb, int u,
 
   /* outside input, checked before libcurl sees it */
   why = nb_check_url(url, ulen, scheme);
+  if (why == NULL && strlen(url) != ulen)
+    why = "contains a NUL byte";
   if (scheme[0] != '\0' && !nb_protocol_listed(protocols, scheme))
     return nb_fail(L, "protocol", "%s %s: protocol '%s' not allowed "
                    "(allowed: %s)", verb, shown, scheme, protocols);
@@ -359,6 +362,18 @@ static int xfer_setup(lua_State *L, xfer *x, const char *verb, int u,
     nb_xfer_release(x);  /* (what fails here is memory) */
     return luaL_error(L, "cannot start libcurl: not enough memory");
   }
+  /* libcurl must read the host we checked (its URL API, as it will) */
+  if (strcmp(scheme, "file") != 0) {
+    size_t hs, hl;
+    if (nb_check_location(url, ulen, &hs, &hl) == NULL
+        && (why = nb_curl_agrees(NULL, url, hs, hl)) != NULL) {
+      if (why == NB_NOMEM)
+        return nb_fail(L, "memory", "%s %s: not enough memory", verb, shown);
+      return nb_fail(L, "malformed", "%s %s: the URL %s", verb, shown, why);
+    }
+  }
+  x->allocfails = nb_allocfails();
+  x->max_redirects = (int)(max_redirects > 1000 ? 1000 : max_redirects);
   SET(CURLOPT_ERRORBUFFER, x->errbuf);
   SET(CURLOPT_NOSIGNAL, 1L);
   if (x->loop) {  /* in a task: libcurl's sockets and timer on the loop */
@@ -374,6 +389,8 @@ static int xfer_setup(lua_State *L, xfer *x, const char *verb, int u,
   if (redir[0] != '\0' && max_redirects > 0) {
     SET(CURLOPT_REDIR_PROTOCOLS_STR, redir);
     SET(CURLOPT_FOLLOWLOCATION, 1L);
+    x->follow = 1;  /* each target checked in nb_xfer_header first */
+    memcpy(x->redir, redir, sizeof x->redir);
     SET(CURLOPT_MAXREDIRS, (long)(max_redirects > 1000 ? 1000
                                                        : max_redirects));
   }
@@ -382,14 +399,19 @@ static int xfer_setup(lua_State *L, xfer *x, const char *verb, int u,
   SET(CURLOPT_SSL_VERIFYHOST, insecure ? 0L : 2L);
   if (cafile)
     SET(CURLOPT_CAINFO, cafile);
-  if (compressed)
-    SET(CURLOPT_ACCEPT_ENCODING, "");
+  if (compressed) {
+    /* decoded in transfer.c with zlib, so a body cut short is told */
+    SET(CURLOPT_ACCEPT_ENCODING, "gzip, deflate");
+    SET(CURLOPT_HTTP_CONTENT_DECODING, 0L);
+    x->decode = 1;
+  }
   if (timeout > 0)
-    SET(CURLOPT_TIMEOUT_MS, (long)(timeout * 1000));
-  SET(CURLOPT_CONNECTTIMEOUT_MS, (long)(connect_timeout * 1000));
+    SET(CURLOPT_TIMEOUT_MS, (long)nb_ms(timeout));  /* clamped */
+  SET(CURLOPT_CONNECTTIMEOUT_MS, (long)nb_ms(connect_timeout));
   if (low_limit > 0) {
     SET(CURLOPT_LOW_SPEED_LIMIT, (long)low_limit);
-    SET(CURLOPT_LOW_SPEED_TIME, (long)(low_time < 1 ? 1 : low_time));
+    SET(CURLOPT_LOW_SPEED_TIME, (long)(low_time < 1 ? 1
+                                       : nb_ms(low_time) / 1000));
   }
   if (max_bytes >= 0)
     SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max_bytes);
@@ -693,11 +715,48 @@ static int xfer_finish(lua_State *L, xfer *x, const char *verb, int u) {
   }
   curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
   curl_easy_getinfo(x->easy, CURLINFO_OS_ERRNO, &oserr);
+  if (x->result == CURLE_OK && nb_xfer_cut(x)) {
+    x->result = CURLE_PARTIAL_FILE;  /* a whole body is not saved */
+    x->failcode = "closed";
+    x->why = "the compressed body ended before its end of stream (cut "
+             "short)";
+  }
+  if (x->result == CURLE_OUT_OF_MEMORY && x->failcode == NULL
+      && nb_allocfails() == x->allocfails) {
+    /* no allocation failed: libcurl's own cap on one header line */
+    x->failcode = "toobig";
+    x->why = "the response has a header line longer than libcurl takes "
+             "(100 KiB)";
+  }
+  if (x->result == CURLE_RECV_ERROR && x->failcode == NULL
+      && strncmp(x->errbuf, "Too large response headers", 26) == 0) {
+    x->failcode = "toobig";
+    x->why = "the response's headers are larger than libcurl takes "
+             "(300 KiB)";
+  }
   if (x->result != CURLE_OK) {
-    if (x->result == CURLE_HTTP_RETURNED_ERROR) {
+    if (x->failcode && x->why) {
+      if (x->loclen > 0) {
+        const char *loc = push_shown(L, x->loc, x->loclen < sizeof x->loc
+                                                ? x->loclen
+                                                : sizeof x->loc);
+        lua_pushfstring(L, "%s %s: redirect to %s: the URL %s", verb, url,
+                        loc, x->why);
+        lua_remove(L, -2);
+      } else {
+        lua_pushfstring(L, "%s %s: %s", verb, url, x->why);
+      }
+      code = x->failcode;
+    } else if (x->result == CURLE_HTTP_RETURNED_ERROR) {
+      nb_pushshown(L, x->reason, strlen(x->reason));
       lua_pushfstring(L, "%s %s: HTTP %d%s%s", verb, url, (int)status,
-                      x->reason[0] ? " " : "", x->reason);
+                      x->reason[0] ? " " : "", lua_tostring(L, -1));
+      lua_remove(L, -2);
       code = "http";
+    } else if (x->result == CURLE_TOO_MANY_REDIRECTS) {
+      lua_pushfstring(L, "%s %s: Maximum (%d) redirects followed", verb, url,
+                      x->max_redirects);
+      code = "redirects";
     } else if (x->failcode && strcmp(x->failcode, "io") == 0) {
       lua_pushfstring(L, "%s %s: writing %s: %s", verb, url, x->path,
                       strerror(x->failerrno));
@@ -714,8 +773,13 @@ static int xfer_finish(lua_State *L, xfer *x, const char *verb, int u) {
       lua_pushfstring(L, "%s %s: not enough memory", verb, url);
       code = x->failcode;
     } else {
-      lua_pushfstring(L, "%s %s: %s", verb, url, x->errbuf[0]
-                      ? x->errbuf : curl_easy_strerror(x->result));
+      /* libcurl's text can hold what a server sent (a redirect's
+      ** protocol): escaped as any peer's bytes */
+      const char *t = x->errbuf[0] ? x->errbuf
+                                   : curl_easy_strerror(x->result);
+      nb_pushshownmax(L, t, strlen(t), 256);
+      lua_pushfstring(L, "%s %s: %s", verb, url, lua_tostring(L, -1));
+      lua_remove(L, -2);
       code = nb_xfer_code(x->result, oserr);
     }
     nb_xfer_release(x);

@@ -4,6 +4,7 @@
 ** them: each reads exactly the bytes it is given and returns NULL when
 ** the input is acceptable, else a short reason for the error message.
 */
+#include <stdint.h>
 #include <string.h>
 
 #include "netbasics.h"
@@ -24,6 +25,67 @@ static int tolower_(int c) {
 static int istchar(int c) {
   return isalpha_(c) || isdigit_(c)
          || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+/*
+** ** The authority of a URL, s[start..end): [userinfo@]host[:port]. The
+** host goes through the strict parsers of the rest of netbasics, so
+** that libcurl (and getaddrinfo under it) never reads a loose form:
+** "[v6]" with no zone id (neither %eth0 nor %25eth0), a dotted quad
+** with no leading zeros, or a host name whose last label is not a
+** number (127.1, 0x7f.1, 2130706433, 127.000.0.1 and 127.0.0.1. are
+** refused). The host's place goes to *hs and *hl.
+*/
+static const char *check_authority(const char *s, size_t start, size_t end,
+                                   size_t *hs, size_t *hl) {
+  size_t i, hend;
+  uint8_t a[16];
+  unsigned port;
+  for (i = end; i > start; i--)
+    if (s[i - 1] == '@') {
+      start = i;
+      break;
+    }
+  if (start == end || s[start] == ':')
+    return "has no host";
+  if (s[start] == '[') {
+    const char *close = memchr(s + start, ']', end - start);
+    if (close == NULL)
+      return "has a '[' with no ']'";
+    hend = (size_t)(close - s) + 1;
+    *hs = start;
+    *hl = hend - start;
+    if (memchr(s + start, '%', hend - start) != NULL)
+      return "has an IPv6 zone id (like %eth0): refused everywhere";
+    if (nb_parse_ipv6(s + start + 1, hend - start - 2, a) != 0)
+      return "has a malformed IPv6 address in its host";
+  } else {
+    for (hend = start; hend < end && s[hend] != ':'; hend++)
+      ;
+    *hs = start;
+    *hl = hend - start;
+    if (nb_parse_ipv4(s + start, hend - start, a) != 0
+        && nb_check_hostname(s + start, hend - start) != 0)
+      return "has a malformed host: neither a strict IPv4 address (loose "
+             "forms like 127.1 or 0x7f.1 are refused) nor a host name";
+  }
+  if (hend < end) {
+    if (s[hend] != ':')
+      return "has bytes after the host's ']'";
+    if (hend + 1 < end && nb_parse_port(s + hend + 1, end - hend - 1,
+                                        &port) != 0)
+      return "has a malformed port";
+  }
+  return NULL;
+}
+
+/* the end of the authority that starts at `start`: at / ? # */
+static size_t authority_end(const char *s, size_t n, size_t start) {
+  size_t end;
+  for (end = start; end < n && s[end] != '/' && s[end] != '?'
+       && s[end] != '#'; end++)
+    ;
+  return end;
 }
 
 /*
@@ -66,16 +128,49 @@ const char *nb_check_url(const char *s, size_t n, char *scheme) {
     return NULL;
   /* the authority: [userinfo@]host[:port], up to / ? # */
   start = k + 3;
-  for (end = start; end < n && s[end] != '/' && s[end] != '?'
-       && s[end] != '#'; end++)
+  end = authority_end(s, n, start);
+  return check_authority(s, start, end, &i, &k);
+}
+
+/*
+** ** A redirect's target (a Location header's value) before libcurl
+** follows it: no controls or backslashes; an absolute URL ("scheme://")
+** or a network-path one ("//host/...") has its host checked as
+** nb_check_url does, where *hs and *hl say it is (*hl is 0 for a
+** relative reference: the host stays the same).
+*/
+const char *nb_check_location(const char *s, size_t n, size_t *hs,
+                              size_t *hl) {
+  size_t i, k, start;
+  *hs = *hl = 0;
+  if (n > NB_URL_MAX)
+    return "is too long";
+  for (i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c < 0x20 || c == 0x7f)
+      return "contains a control character";
+    if (c == '\\')
+      return "contains a backslash";
+  }
+  for (k = 0; k < n && s[k] != ':' && s[k] != '/' && s[k] != '?'
+       && s[k] != '#'; k++)
     ;
-  for (i = end; i > start; i--)
-    if (s[i - 1] == '@') {
-      start = i;
-      break;
+  if (k < n && s[k] == ':' && k > 0) {  /* a scheme, maybe */
+    for (i = 0; i < k; i++) {
+      int c = (unsigned char)s[i];
+      if (!(isalpha_(c) || (i > 0 && (isdigit_(c) || c == '+' || c == '-'
+                                       || c == '.'))))
+        break;
     }
-  if (start == end || s[start] == ':')
-    return "has no host";
+    if (i == k) {
+      if (n - k < 3 || s[k + 1] != '/' || s[k + 2] != '/')
+        return "has no // after the scheme";
+      start = k + 3;
+      return check_authority(s, start, authority_end(s, n, start), hs, hl);
+    }
+  }
+  if (n >= 2 && s[0] == '/' && s[1] == '/')
+    return check_authority(s, 2, authority_end(s, n, 2), hs, hl);
   return NULL;
 }
 

@@ -680,11 +680,11 @@ static void step(lua_State *L, nb_task *t) {
     lua_setiuservalue(L, ti, 2);
     finish(L, t, S_CANCELLED);
   } else {
-    /* the error with the task's traceback, reported and kept for join */
+    /* the error with the task's traceback, reported and kept for join;
+    ** an object with __tostring shown with it, as lua.c does */
     const char *msg = lua_tostring(co, -1);
     if (msg == NULL)
-      msg = lua_pushfstring(co, "(error object is a %s value)",
-                            luaL_typename(co, -1));
+      msg = nb_errortext(L, co);
     luaL_traceback(L, co, msg, 0);
     /* then its to-be-closed variables are closed, as a plain Lua error
     ** closes them on the way out (a coroutine leaves them open) */
@@ -721,7 +721,7 @@ static void poll_events(lua_State *L) {
   if (loop.rcount > 0) ms = 0;
   else if (loop.nheap > 0) {
     double left = loop.heap[0]->wake - nb_now();
-    ms = left <= 0 ? 0 : (int)(left * 1000 + 0.999);
+    ms = nb_ms(left);
   }
 #ifdef __linux__
   {
@@ -942,8 +942,7 @@ static int net_sleep(lua_State *L) {
     double left = until - nb_now();
     struct timespec ts;
     if (left <= 0) break;
-    ts.tv_sec = (time_t)left;
-    ts.tv_nsec = (long)((left - (double)ts.tv_sec) * 1e9);
+    nb_timespec(left, &ts);
     if (nanosleep(&ts, NULL) != 0 && errno == EINTR) nb_checkinterrupt(L);
   }
   lua_pushboolean(L, 1);

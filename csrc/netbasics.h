@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "lua.h"
 #include "lauxlib.h"
@@ -40,6 +41,9 @@ int nb_fail(lua_State *L, const char *code, const char *fmt, ...);
 */
 #define NB_SHOWMAX 64
 const char *nb_pushshown(lua_State *L, const char *s, size_t n);
+/* the same, cut after `max` bytes */
+const char *nb_pushshownmax(lua_State *L, const char *s, size_t n,
+                            size_t max);
 
 /*
 ** Ctrl-C. The host's SIGINT handler sets a flag whose address it stores
@@ -53,6 +57,26 @@ const char *nb_pushshown(lua_State *L, const char *s, size_t n);
 extern volatile sig_atomic_t *nb_interrupt_flag;
 void nb_open_common(lua_State *L);
 void nb_checkinterrupt(lua_State *L);
+
+/*
+** A task's error object that is not a string, as text: its __tostring
+** (called in L, protected) if it has one, else "(error object is a
+** table value)", as lua.c says. The text is pushed on co, whose top is
+** the object.
+*/
+const char *nb_errortext(lua_State *L, lua_State *co);
+
+/*
+** Seconds to the kernel's units, for every wait. nb_ms: poll()'s and
+** epoll_wait()'s milliseconds, rounded up; 0 when none is left (or NaN);
+** INT_MAX (about 24.8 days) for more, math.huge included: the caller,
+** whose deadline has not passed, waits again, so a huge timeout is no
+** limit and never an out-of-range conversion. nb_timespec: the same for
+** nanosleep, at most NB_SLEEP_MAX seconds at a time.
+*/
+#define NB_SLEEP_MAX 1e6
+int nb_ms(double seconds);
+void nb_timespec(double seconds, struct timespec *ts);
 
 /*
 ** The C side's memory: every block our C code takes, and libcurl's and
@@ -69,6 +93,9 @@ void *nb_malloc(size_t n);
 void *nb_calloc(size_t n, size_t size);
 void *nb_realloc(void *p, size_t n);
 char *nb_strdup(const char *s);
+/* how many of these requests got NULL so far (any reason): a caller
+** tells a real lack of memory from a library's own "out of memory" */
+unsigned long nb_allocfails(void);
 
 /*
 ** Plain-C parsers for outside input (no Lua types: fuzzers call them).
@@ -142,6 +169,10 @@ int nb_parse_binary(const char *s, size_t n, int64_t *out);
 #define NB_URL_MAX 8192
 #define NB_SCHEME_MAX 16
 const char *nb_check_url(const char *s, size_t n, char *scheme);
+/* a redirect's target: NULL or a reason; *hs, *hl the host's place in s
+** (*hl 0 for a relative one, which keeps the host) */
+const char *nb_check_location(const char *s, size_t n, size_t *hs,
+                              size_t *hl);
 const char *nb_check_header(const char *name, size_t nlen,
                             const char *value, size_t vlen);
 const char *nb_check_method(const char *s, size_t n);

@@ -31,6 +31,8 @@
 #define DEFAULT_TIMEOUT_MS 5000
 #define DEFAULT_TRIES 2
 #define MAX_CHAIN 64
+#define NB_STR_(x) #x
+#define NB_STR(x) NB_STR_(x)
 
 
 /*
@@ -240,12 +242,49 @@ static void push_records(lua_State *L, const nb_dns_msg *m) {
 }
 
 /*
+** ** c-ares says "connection refused" for any failure to send, also when
+** no route leads to the server (no network at all): ask the kernel,
+** with a UDP connect (which sends nothing), whether the server can be
+** reached. ENETUNREACH or EHOSTUNREACH, or 0.
+*/
+static int unreachable(const char *server, unsigned port) {
+  struct sockaddr_storage ss;
+  socklen_t len;
+  uint8_t a[16];
+  int fd, e = 0;
+  memset(&ss, 0, sizeof ss);
+  if (nb_parse_ipv4(server, strlen(server), a) == 0) {
+    struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+    in->sin_family = AF_INET;
+    in->sin_port = htons((uint16_t)port);
+    memcpy(&in->sin_addr, a, 4);
+    len = sizeof *in;
+  } else if (nb_parse_ipv6(server, strlen(server), a) == 0) {
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons((uint16_t)port);
+    memcpy(&in6->sin6_addr, a, 16);
+    len = sizeof *in6;
+  } else {
+    return 0;
+  }
+  fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return 0;
+  if (connect(fd, (struct sockaddr *)&ss, len) != 0
+      && (errno == ENETUNREACH || errno == EHOSTUNREACH))
+    e = errno;
+  close(fd);
+  return e;
+}
+
+/*
 ** ** The result table (also the 4th value of a failure once a server was
 ** chosen): server, server_port, name, and when an answer came,
 ** authoritative, rcode, canonical, cnames, records, addresses (or, for
 ** PTR, names), and answers: each question asked and its answer, as
 ** nslookup prints them. Returns the number of values found (addresses or
-** names), or -1 for a CNAME loop.
+** names), or -1 for a CNAME loop, -2 for a chain longer than MAX_CHAIN.
 */
 static int push_result(lua_State *L, const dns_run *r, const dns_query *head,
                        unsigned want) {
@@ -291,7 +330,7 @@ static int push_result(lua_State *L, const dns_run *r, const dns_query *head,
     n = nb_dns_chain(&q->msg, q->name, chain, MAX_CHAIN, &canon);
     if (n < 0) {
       lua_settop(L, res);
-      return -1;
+      return n;
     }
     for (k = 0; k < n; k++) {
       const nb_dns_rr *rr = &q->msg.rr[chain[k]];
@@ -355,6 +394,9 @@ static int push_outcome(lua_State *L, dns_run *r, unsigned want,
         q = &r->q[i];      /* an answer we could not read */
     if (q->done && q->status == ARES_SUCCESS)
       code = "malformed", why = "malformed answer";
+    else if (q->done && q->status == ARES_ECONNREFUSED
+             && unreachable(r->server, r->server_port) != 0)
+      code = "unreachable", why = "network unreachable";
     else if (q->done && q->status == ARES_ECONNREFUSED)
       code = "refused", why = "connection refused";
     else if (q->done && q->status == ARES_ENOMEM)
@@ -364,6 +406,9 @@ static int push_outcome(lua_State *L, dns_run *r, unsigned want,
       code = "timeout", why = NULL;
     else
       code = "servfail", why = ares_strerror(q->status);
+  } else if (found == -2) {
+    code = "malformed", why = "malformed answer (a chain of more than "
+                              NB_STR(MAX_CHAIN) " CNAMEs: too long)";
   } else if (found < 0) {
     code = "malformed", why = "malformed answer (a CNAME loop)";
   } else {

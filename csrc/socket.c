@@ -361,7 +361,7 @@ static int net_select(lua_State *L) {
     if (dirty || timeout == 0) ms = 0;
     else if (deadline >= 0) {
       double left = deadline - nb_now();
-      ms = left <= 0 ? 0 : (int)(left * 1000 + 0.999);
+      ms = nb_ms(left);
     }
     r = poll(p, (nfds_t)k, ms);
     if (r >= 0) break;

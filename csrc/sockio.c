@@ -47,7 +47,7 @@ int nb_waitfd(lua_State *L, int fd, short events, double deadline) {
     if (deadline > 0) {
       double left = deadline - nb_now();
       if (left <= 0) return ETIMEDOUT;
-      ms = (int)(left * 1000 + 0.999);
+      ms = nb_ms(left);
     }
     p.fd = fd;
     p.events = events;

@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -167,19 +168,21 @@ const char *nb_xfer_code(CURLcode rc, long oserr) {
 ** libcurl callbacks: C buffers and flags only, never a lua_* call
 ** ------------------------------------------------------------------ */
 
-size_t nb_xfer_write(char *data, size_t size, size_t nmemb, void *ud) {
-  xfer *x = ud;
-  size_t n = size * nmemb;
+/* body bytes as the caller gets them (decoded): 0, or -1 with
+** x->failcode set */
+static int deliver(xfer *x, const char *data, size_t n) {
   if (x->max_bytes >= 0 && (curl_off_t)n > x->max_bytes - x->bytes) {
     x->failcode = "toobig";
-    return 0;
+    return -1;
   }
+  if (n == 0)
+    return 0;
   if (x->download) {
     int e = write_all(x->fd, data, n);
     if (e != 0) {
       x->failcode = "io";
       x->failerrno = e;
-      return 0;
+      return -1;
     }
   } else {
     if (x->body.cap == 0) {
@@ -193,11 +196,273 @@ size_t nb_xfer_write(char *data, size_t size, size_t nmemb, void *ud) {
     }
     if (buf_add(&x->body, data, n) != 0) {
       x->failcode = "memory";
-      return 0;
+      return -1;
     }
   }
   x->bytes += (curl_off_t)n;
-  return n;
+  return 0;
+}
+
+static int fail(xfer *x, const char *code, const char *why) {
+  x->failcode = code;
+  x->why = why;
+  return -1;
+}
+
+/* the value of header `name` in the last response's headers, or NULL;
+** *more is set when the name comes more than once */
+static const char *header_value(const xfer *x, const char *name, int *more) {
+  size_t i = 0;
+  const char *found = NULL;
+  *more = 0;
+  while (i < x->hdrs.len) {
+    const char *k = x->hdrs.p + i;
+    const char *v = k + strlen(k) + 1;
+    i = (size_t)(v - x->hdrs.p) + strlen(v) + 1;
+    if (strcmp(k, name) == 0) {
+      if (found)
+        *more = 1;
+      else
+        found = v;
+    }
+  }
+  return found;
+}
+
+/* the body's coding, from the final response's Content-Encoding: 0, or
+** -1 when it is one we do not decode (we asked for gzip and deflate) */
+static int choose_coding(xfer *x) {
+  int more;
+  const char *v = x->decode ? header_value(x, "content-encoding", &more)
+                            : NULL;
+  x->coding = NB_CODING_NONE;
+  if (v == NULL || *v == '\0' || strcasecmp(v, "identity") == 0)
+    return 0;
+  if (more || strchr(v, ',') != NULL)
+    return fail(x, "protocol", "the body has more than one content coding "
+                "(netbasics decodes one: gzip or deflate)");
+  if (strcasecmp(v, "gzip") == 0 || strcasecmp(v, "x-gzip") == 0)
+    x->coding = NB_CODING_GZIP;
+  else if (strcasecmp(v, "deflate") == 0)
+    x->coding = NB_CODING_DEFLATE;
+  else
+    return fail(x, "protocol", "the body has a content coding netbasics "
+                "did not ask for (it asks for gzip and deflate)");
+  return 0;
+}
+
+static voidpf z_alloc(voidpf opaque, uInt items, uInt size) {
+  (void)opaque;
+  return nb_calloc(items, size);
+}
+
+static void z_free(voidpf opaque, voidpf p) {
+  (void)opaque;
+  free(p);
+}
+
+/*
+** ** Compressed body bytes through zlib's inflate: gzip (members one
+** after another, as gzip -d reads them), deflate with zlib's wrapper or
+** without (raw, as some servers send it: told by the first byte). The
+** end is Z_STREAM_END; nb_xfer_cut says when it never came.
+*/
+static int inflate_some(xfer *x, const char *data, size_t n) {
+  unsigned char out[16384];
+  if (!x->zinit) {
+    int bits = 15 + 16;
+    if (x->coding == NB_CODING_DEFLATE) {
+      unsigned char c = (unsigned char)data[0];
+      int zlib = (c & 0x0f) == 8 && (c >> 4) <= 7
+                 && (n < 2 || (c * 256 + (unsigned char)data[1]) % 31 == 0);
+      bits = zlib ? 15 : -15;
+    }
+    memset(&x->z, 0, sizeof x->z);
+    x->z.zalloc = z_alloc;
+    x->z.zfree = z_free;
+    if (inflateInit2(&x->z, bits) != Z_OK)
+      return fail(x, "memory", NULL);
+    x->zinit = 1;
+  }
+  x->z.next_in = (Bytef *)data;
+  x->z.avail_in = (uInt)n;
+  for (;;) {
+    int r;
+    size_t got;
+    uInt before = x->z.avail_in;
+    if (x->zend) {
+      if (x->z.avail_in == 0)
+        return 0;
+      if (x->coding != NB_CODING_GZIP)
+        return fail(x, "protocol", "the body has bytes after the end of "
+                    "its compressed data");
+      inflateReset(&x->z);  /* the next gzip member */
+      x->zend = 0;
+    }
+    x->z.next_out = out;
+    x->z.avail_out = sizeof out;
+    r = inflate(&x->z, Z_NO_FLUSH);
+    got = sizeof out - x->z.avail_out;
+    if (r == Z_STREAM_END)
+      x->zend = 1;
+    else if (r == Z_MEM_ERROR)
+      return fail(x, "memory", NULL);
+    else if (r != Z_OK && r != Z_BUF_ERROR)
+      return fail(x, "protocol", x->coding == NB_CODING_GZIP
+                  ? "the body is not valid gzip data"
+                  : "the body is not valid deflate data");
+    if (deliver(x, (const char *)out, got) != 0)
+      return -1;
+    if (x->z.avail_in == 0 && got < sizeof out && !x->zend)
+      return 0;  /* all taken, nothing more pending */
+    if (got == 0 && x->z.avail_in == before && !x->zend)
+      return fail(x, "protocol", "the body's compressed data is stuck");
+  }
+}
+
+size_t nb_xfer_write(char *data, size_t size, size_t nmemb, void *ud) {
+  xfer *x = ud;
+  size_t n = size * nmemb;
+  if (x->coding == NB_CODING_UNSET && choose_coding(x) != 0)
+    return 0;
+  if (n == 0)
+    return 0;
+  if (x->coding == NB_CODING_NONE)
+    return deliver(x, data, n) == 0 ? n : 0;
+  return inflate_some(x, data, n) == 0 ? n : 0;
+}
+
+int nb_xfer_cut(const xfer *x) {
+  return x->coding > NB_CODING_NONE && x->zinit && !x->zend;
+}
+
+const char NB_NOMEM[] = "not enough memory";
+
+/* a host as a key to compare: an IPv6 address in RFC 5952 form,
+** anything else lower-cased; 0, or -1 if it is none of ours */
+static int host_key(const char *h, size_t n, char *out, size_t size) {
+  uint8_t a[16];
+  size_t i;
+  if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
+    if (nb_parse_ipv6(h + 1, n - 2, a) != 0)
+      return -1;
+    nb_format_ipv6(a, out);
+    return 0;
+  }
+  if (n >= size)
+    return -1;
+  for (i = 0; i < n; i++)
+    out[i] = (char)((h[i] >= 'A' && h[i] <= 'Z') ? h[i] + 32 : h[i]);
+  out[n] = '\0';
+  return 0;
+}
+
+const char *nb_curl_agrees(const char *base, const char *url, size_t hs,
+                           size_t hl) {
+  CURLU *u;
+  CURLUcode rc;
+  char *host = NULL, *zone = NULL;
+  char ours[256], theirs[256];
+  const char *why = NULL;
+  if (hl == 0)
+    return NULL;  /* a relative target: base's host, checked already */
+  if ((u = curl_url()) == NULL)
+    return NB_NOMEM;
+  rc = CURLUE_OK;
+  if (base)
+    rc = curl_url_set(u, CURLUPART_URL, base, CURLU_NON_SUPPORT_SCHEME);
+  if (rc == CURLUE_OK)
+    rc = curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME
+                      | (base ? CURLU_URLENCODE | CURLU_ALLOW_SPACE : 0));
+  if (rc == CURLUE_OK)
+    rc = curl_url_get(u, CURLUPART_HOST, &host, 0);
+  if (rc == CURLUE_OUT_OF_MEMORY) {
+    why = NB_NOMEM;
+  } else if (rc == CURLUE_OK) {
+    if (curl_url_get(u, CURLUPART_ZONEID, &zone, 0) == CURLUE_OK && zone)
+      why = "has an IPv6 zone id (like %eth0): refused everywhere";
+    else if (host_key(url + hs, hl, ours, sizeof ours) != 0
+             || host_key(host, strlen(host), theirs, sizeof theirs) != 0
+             || strcmp(ours, theirs) != 0)
+      why = "has a host that libcurl reads differently";
+  }
+  curl_free(host);
+  curl_free(zone);
+  curl_url_cleanup(u);
+  return why;
+}
+
+/*
+** ** RFC 9112, section 6.3: Content-Length values that differ (in two
+** headers, or a list "5, 6" in one) make a response invalid; libcurl
+** would keep the last. Equal ones ("5, 5") are one. 0, or -1.
+*/
+static int check_length(xfer *x, const char *v, size_t n) {
+  size_t i = 0, s, e, k;
+  while (i <= n) {
+    while (i < n && (v[i] == ' ' || v[i] == '\t'))
+      i++;
+    for (s = i; i < n && v[i] != ','; i++)
+      ;
+    for (e = i; e > s && (v[e - 1] == ' ' || v[e - 1] == '\t'); e--)
+      ;
+    while (e - s > 1 && v[s] == '0')
+      s++;
+    if (e == s || e - s >= sizeof x->clen)
+      return -1;
+    for (k = s; k < e; k++)
+      if (v[k] < '0' || v[k] > '9')
+        return -1;
+    if (x->clen[0] == '\0') {
+      memcpy(x->clen, v + s, e - s);
+      x->clen[e - s] = '\0';
+    } else if (strlen(x->clen) != e - s || memcmp(x->clen, v + s, e - s)) {
+      return -1;
+    }
+    i++;  /* the comma */
+  }
+  return 0;
+}
+
+/*
+** ** A redirect's target, before libcurl follows it: its host through
+** our strict parsers, then libcurl's reading of it (relative to where
+** this response came from) must agree. 0, or -1 with the failure set
+** and the target kept for the message.
+*/
+static int check_redirect(xfer *x, const char *v, size_t n) {
+  size_t hs, hl, k;
+  const char *why;
+  char *loc, *base = NULL, scheme[NB_SCHEME_MAX];
+  /* a well-formed scheme not allowed: libcurl refuses it ("protocol") */
+  for (k = 0; k < n && k + 1 < sizeof scheme; k++) {
+    int c = (unsigned char)v[k];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+          || (k > 0 && ((c >= '0' && c <= '9') || c == '+' || c == '-'
+                        || c == '.'))))
+      break;
+    scheme[k] = (char)((c >= 'A' && c <= 'Z') ? c + 32 : c);
+  }
+  scheme[k] = '\0';
+  if (k > 0 && k < n && v[k] == ':' && !nb_protocol_listed(x->redir, scheme))
+    return 0;
+  why = nb_check_location(v, n, &hs, &hl);
+  if (why == NULL && hl > 0) {
+    if ((loc = nb_malloc(n + 1)) == NULL)
+      return fail(x, "memory", NULL);
+    memcpy(loc, v, n);
+    loc[n] = '\0';
+    curl_easy_getinfo(x->easy, CURLINFO_EFFECTIVE_URL, &base);
+    why = nb_curl_agrees(base, loc, hs, hl);
+    free(loc);
+    if (why == NB_NOMEM)
+      return fail(x, "memory", NULL);
+  }
+  if (why == NULL)
+    return 0;
+  x->loclen = n;
+  memcpy(x->loc, v, n < sizeof x->loc ? n : sizeof x->loc);
+  return fail(x, "malformed", why);
 }
 
 /*
@@ -215,6 +480,15 @@ size_t nb_xfer_header(char *data, size_t size, size_t nmemb, void *ud) {
     const char *p = memchr(data, ' ', len), *r;
     x->hdrs.len = 0;
     x->reason[0] = '\0';
+    x->clen[0] = '\0';
+    x->status = 0;
+    /* libcurl's error buffer keeps a transfer's first failure, also one
+    ** it recovered from (a reused connection that was gone): a message
+    ** must be about the failure its code names */
+    x->errbuf[0] = '\0';
+    for (i = p ? (size_t)(p + 1 - data) : len; i < len && i < 12
+         && data[i] >= '0' && data[i] <= '9'; i++)
+      x->status = x->status * 10 + (data[i] - '0');
     if (p && (r = memchr(p + 1, ' ', len - (size_t)(p + 1 - data)))) {
       size_t rl = len - (size_t)(r + 1 - data);
       if (rl >= sizeof x->reason)
@@ -227,7 +501,8 @@ size_t nb_xfer_header(char *data, size_t size, size_t nmemb, void *ud) {
   if (len == 0)
     return n;
   if (x->hdrs.len + len + 2 > NB_HEADERS_MAX) {
-    x->failcode = "toobig";
+    fail(x, "toobig", "the response's header and trailer lines are "
+         "larger than 1 MiB");
     return 0;
   }
   if (data[0] == ' ' || data[0] == '\t') {  /* obs-fold */
@@ -259,6 +534,18 @@ size_t nb_xfer_header(char *data, size_t size, size_t nmemb, void *ud) {
   memcpy(x->hdrs.p + x->hdrs.len, data + i, len - i);
   x->hdrs.len += len - i;
   x->hdrs.p[x->hdrs.len++] = '\0';
+  if (name == 14 && memcmp(x->hdrs.p + x->hdrs.len - (len - i) - 16,
+                           "content-length", 14) == 0
+      && check_length(x, data + i, len - i) != 0) {
+    fail(x, "protocol", "the response has Content-Length values that "
+         "differ or are not numbers (RFC 9112, section 6.3)");
+    return 0;
+  }
+  if (name == 8 && x->follow && x->status >= 300 && x->status < 400
+      && memcmp(x->hdrs.p + x->hdrs.len - (len - i) - 10, "location", 8)
+         == 0
+      && check_redirect(x, data + i, len - i) != 0)
+    return 0;
   return n;
 nomem:
   x->failcode = "memory";
@@ -326,6 +613,9 @@ void nb_xfer_release(xfer *x) {
   }
   free(x->path);
   x->path = NULL;
+  if (x->zinit)
+    inflateEnd(&x->z);
+  x->zinit = 0;
   nb_buf_free(&x->body);
   nb_buf_free(&x->hdrs);
 }

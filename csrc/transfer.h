@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include <curl/curl.h>
+#include <zlib.h>
 
 #define NB_BUFFERSIZE (512 * 1024)       /* libcurl's receive buffer */
 #define NB_HEADERS_MAX (1024 * 1024)     /* response headers kept, bytes */
@@ -23,6 +24,11 @@ typedef struct nb_buf {
   char *p;
   size_t len, cap;
 } nb_buf;
+
+/* a body's content coding: libcurl's decoding is off (it takes a
+** compressed body cut short for a whole one), zlib's inflate is ours */
+enum { NB_CODING_UNSET = 0, NB_CODING_NONE, NB_CODING_GZIP,
+       NB_CODING_DEFLATE };
 
 typedef struct xfer {
   CURL *easy;
@@ -39,6 +45,19 @@ typedef struct xfer {
   curl_off_t bytes;          /* body bytes delivered */
   curl_off_t max_bytes;      /* -1: no limit */
   const char *failcode;      /* set in a callback: "toobig", "io", ... */
+  const char *why;           /* with it, what happened (or NULL) */
+  char loc[256];             /* a refused redirect's target, cut */
+  size_t loclen;             /* its length as sent (0: none) */
+  int follow;                /* libcurl follows redirects */
+  char redir[256];           /* to these protocols (CURLOPT_REDIR_...) */
+  int max_redirects;
+  int status;                /* the last status line's code */
+  char clen[24];             /* this response's Content-Length, or "" */
+  unsigned long allocfails;  /* nb_allocfails() when the transfer began */
+  int decode;                /* decode gzip and deflate (compressed) */
+  int coding;                /* NB_CODING_*: the body's, once it starts */
+  int zinit, zend;           /* inflate started; it reached the end */
+  z_stream z;
   int failerrno;             /* with "io": the errno of write() */
   int done;                  /* the transfer ended (result is valid) */
   int stopped;               /* the progress function returned false */
@@ -86,6 +105,20 @@ void nb_xfer_release(xfer *x);
 
 /* the bar on stderr: redrawn at most 5 times a second, or the final line */
 void nb_xfer_bar(xfer *x, int final);
+
+/* is the body compressed and cut short (inflate never reached its end)? */
+int nb_xfer_cut(const xfer *x);
+
+/*
+** ** libcurl's own reading of `url` (its URL API; relative to `base` if
+** not NULL) names the host a strict parse found at url[hs..hs+hl) (hl 0:
+** base's host): no zone id, the same address or name. NULL when it
+** does (or libcurl cannot read it: the transfer then fails on its own),
+** else a reason; NB_NOMEM when out of memory.
+*/
+extern const char NB_NOMEM[];
+const char *nb_curl_agrees(const char *base, const char *url, size_t hs,
+                           size_t hl);
 
 /* libcurl's outcome as one of API.md's codes ("timeout", "tls", ...) */
 const char *nb_xfer_code(CURLcode rc, long oserr);

@@ -43,6 +43,7 @@ dependencies = {
 -- does), so a header check would refuse every Debian machine.
 external_dependencies = {
   CURL = { library = "curl" },
+  ZLIB = { header = "zlib.h", library = "z" },
   CARES = { header = "ares.h", library = "cares" },
   READLINE = { header = "readline/readline.h", library = "readline" },
 }
@@ -60,6 +61,8 @@ build = {
     LUA_INC = "-I$(LUA_INCDIR)",
     CURL_INC = "-I$(CURL_INCDIR)",
     CURL_LIBS = "-L$(CURL_LIBDIR) -lcurl",
+    ZLIB_INC = "-I$(ZLIB_INCDIR)",
+    ZLIB_LIBS = "-L$(ZLIB_LIBDIR) -lz",
     CARES_INC = "-I$(CARES_INCDIR)",
     CARES_LIBS = "-L$(CARES_LIBDIR) -lcares",
     READLINE_INC = "-I$(READLINE_INCDIR)",
@@ -70,7 +73,7 @@ build = {
       .. "csrc/resolve.c csrc/dnsrun.c csrc/dnsmsg.c csrc/loop.c "
       .. "csrc/sockunix.c csrc/gai.c",
     FETCH_SRC = "csrc/common.c csrc/fetch.c csrc/fetchcheck.c "
-      .. "csrc/transfer.c",
+      .. "csrc/transfer.c csrc/validate.c",
     HOST_SRC = "csrc/host.c",
     LUA_SRC = "lua/netbasics/init.lua lua/netbasics/socket.lua "
       .. "lua/netbasics/resolve.lua lua/netbasics/fetch.lua "

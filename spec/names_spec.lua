@@ -220,6 +220,33 @@ describe("the names lesson", function()
         got.out)
     end
   end)
+  it("with no network at all says \"network unreachable\", as nslookup",
+     function()
+    T.need_root()
+    local name = "nbnonet" .. T.pid()
+    local etc = "/etc/netns/" .. name
+    finally(function()
+      os.execute("ip netns del " .. name .. " 2>/dev/null")
+      os.execute("rm -rf " .. T.shquote(etc))
+    end)
+    assert.equal(0, T.run("ip netns add " .. name).code)
+    assert.equal(0, T.run("mkdir -p " .. etc).code)
+    -- a server no route leads to (no interface is up)
+    T.writefile(etc .. "/resolv.conf", "nameserver 192.0.2.53\n")
+    local function exec(cmd)
+      return T.run("ip netns exec " .. name .. " sh -c " .. T.shquote(cmd))
+    end
+    local ref = exec("nslookup gnomon.securitystandard.org")
+    assert.matches("network unreachable", ref.out)
+    local got = exec(T.shquote(T.host) .. " names")
+    assert.equal(ref.code, got.code)
+    assert.equal(";; lookup gnomon.securitystandard.org at 192.0.2.53#53: "
+      .. "network unreachable\n\n", got.out)
+    got = exec(T.shquote(T.host) .. " -e " .. T.shquote(
+      "local net = require 'netbasics' "
+      .. "print((select(3, net.lookup('gnomon.securitystandard.org'))))"))
+    assert.equal("unreachable\n", got.out)
+  end)
 end)
 
 describe("scripts/dnsworld, the lesson's DNS world by hand", function()

@@ -210,6 +210,18 @@ describe("resolve", function()
       assert.same({ "192.0.2.1" }, ok.addresses)
     end)
 
+    it("says a chain of 68 CNAMEs is too long, not a loop", function()
+      local r, msg, code = net.lookup("cnamechain.test",
+        { server = fake.server, type = "A", timeout = 2 })
+      assert.is_nil(r)
+      assert.equal("malformed", code, msg)
+      assert.matches("malformed answer (a chain of more than 64 CNAMEs: "
+        .. "too long)", msg, 1, true)
+      r, msg = net.lookup("cnameloop.test",
+        { server = fake.server, type = "A", timeout = 2 })
+      assert.matches("(a CNAME loop)", msg, 1, true)
+    end)
+
     it("refuses every malformed name before asking", function()
       local long_label = string.rep("a", 64) .. ".org"
       local long_name = string.rep("abcdefghi.", 25) .. "abcd"  -- 254 bytes

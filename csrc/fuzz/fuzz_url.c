@@ -1,9 +1,12 @@
 /*
 ** fuzz_url: the fetch family's checks before libcurl (fetchcheck.c).
-** The first byte picks the check, the rest is its input: a URL, a
-** header "name:value", a method, a protocol list. What passes carries
-** no byte that could split a request line or a header (CR, LF, other
-** controls, space), and a URL's scheme comes back lower-cased.
+** The first byte picks the check (its value mod 4; 4 mod 8 is a
+** redirect's target), the rest is its input: a URL, a header
+** "name:value", a method, a protocol list, a Location. What passes
+** carries no byte that could split a request line or a header (CR, LF,
+** other controls, space), a URL's scheme comes back lower-cased, and a
+** host that passes is one the strict parsers take: a dotted quad, [v6]
+** with no zone id, or a host name (never 127.1, 0x7f.1, 2130706433).
 */
 #include "netbasics.h"
 #include "fuzz.h"
@@ -15,12 +18,37 @@ static int hasbyte(const uint8_t *d, size_t n, int lo, int hi) {
   return 0;
 }
 
+/* a host a URL check let through is one of the strict forms */
+static void check_host(const char *h, size_t n) {
+  uint8_t a[16];
+  NB_CHECK(n > 0);
+  if (h[0] == '[') {
+    NB_CHECK(n >= 2 && h[n - 1] == ']');
+    NB_CHECK(memchr(h, '%', n) == NULL);
+    NB_CHECK(nb_parse_ipv6(h + 1, n - 2, a) == 0);
+  } else {
+    NB_CHECK(nb_parse_ipv4(h, n, a) == 0 || nb_check_hostname(h, n) == 0);
+  }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const char *s;
-  size_t n, i;
+  size_t n, i, hs, hl;
   if (size == 0) return 0;
   s = (const char *)data + 1;
   n = size - 1;
+  if (data[0] % 8 == 4) {
+    if (nb_check_location(s, n, &hs, &hl) == NULL) {
+      NB_CHECK(!hasbyte(data + 1, n, 0, 0x1f)
+               && !hasbyte(data + 1, n, 0x7f, 0x7f));
+      NB_CHECK(memchr(s, '\\', n) == NULL);
+      if (hl > 0) {
+        NB_CHECK(hs + hl <= n);
+        check_host(s + hs, hl);
+      }
+    }
+    return 0;
+  }
   switch (data[0] % 4) {
     case 0: {
       char scheme[NB_SCHEME_MAX];
@@ -36,6 +64,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                                                             0x7f, 0x7f));
         NB_CHECK(memchr(s, '\\', n) == NULL);
         NB_CHECK(scheme[0] != '\0' && nb_protocol_listed(scheme, scheme));
+        /* the same host, read as a redirect's target, passes too */
+        if (strcmp(scheme, "file") != 0) {
+          NB_CHECK(nb_check_location(s, n, &hs, &hl) == NULL);
+          NB_CHECK(hl > 0 && hs + hl <= n);
+          check_host(s + hs, hl);
+        }
       }
       break;
     }
