@@ -743,6 +743,11 @@ static const char *chunk_read(lua_State *L, void *ud, size_t *size) {
       if (r->handed)
         x->stage.len = 0;  /* lua_load took what it was given */
       r->handed = 0;
+      if (x->paused) {
+        /* the chunk held back comes again, into the stage, now */
+        x->paused = 0;
+        curl_easy_pause(x->easy, CURLPAUSE_CONT);
+      }
       while (r->given < r->len) {
         if (x->stage.len > 0) {
           r->handed = 1;

@@ -170,8 +170,8 @@ const char *nb_xfer_code(CURLcode rc, long oserr) {
 
 static int fail(xfer *x, const char *code, const char *why);
 
-/* body bytes as the caller gets them (decoded): 0, or -1 with
-** x->failcode set */
+/* body bytes as the caller gets them (decoded): 0, 1 to pause the
+** transfer (x->paused), or -1 with x->failcode set */
 static int deliver(xfer *x, const char *data, size_t n) {
   if (x->max_bytes >= 0 && (curl_off_t)n > x->max_bytes - x->bytes) {
     x->failcode = "toobig";
@@ -200,6 +200,10 @@ static int deliver(xfer *x, const char *data, size_t n) {
       }
     }
     if (x->direct == 2) {
+      if (x->stage.len >= NB_BUFFERSIZE) {
+        x->paused = 1;  /* lua_load takes these first (fetch.c) */
+        return 1;
+      }
       if ((curl_off_t)n > x->length - x->bytes)
         return fail(x, "protocol", "the body is longer than its "
                     "Content-Length");
@@ -352,8 +356,10 @@ size_t nb_xfer_write(char *data, size_t size, size_t nmemb, void *ud) {
     return 0;
   if (n == 0)
     return 0;
-  if (x->coding == NB_CODING_NONE)
-    return deliver(x, data, n) == 0 ? n : 0;
+  if (x->coding == NB_CODING_NONE) {
+    int r = deliver(x, data, n);
+    return r == 0 ? n : r == 1 ? CURL_WRITEFUNC_PAUSE : 0;
+  }
   return inflate_some(x, data, n) == 0 ? n : 0;
 }
 

@@ -45,6 +45,7 @@ typedef struct xfer {
                              ** lua_load), 3 it did; 0 no */
   curl_off_t length;         /* with direct: the announced length */
   nb_buf stage;              /* with direct: bytes lua_load has not had */
+  int paused;                /* with direct: the stage was full */
   int bodyidx;               /* with direct: the body's stack index */
   nb_buf hdrs;               /* the last response's headers: name\0value\0 */
   char reason[64];           /* the last status line's reason phrase */
