@@ -4,6 +4,7 @@
 ** their answers (see dnsrun.h). No Lua here.
 */
 #include <errno.h>
+#include <ifaddrs.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -255,6 +256,207 @@ void nb_dns_run(dns_run *r, int from) {
 ** A name's addresses, as getaddrinfo (dnsrun.h: dns_gai)
 ** ------------------------------------------------------------------ */
 
+/*
+** ** The order of the system's getaddrinfo (glibc's, with no gai.conf):
+** RFC 3484's rules 1 (a destination we have a source address for), 2
+** (source of the same scope), 5 (matching label), 6 (higher
+** precedence), 8 (smaller scope), 9 (longest matching prefix, within a
+** family) and 10 (the order found), with glibc's default tables. An IPv4
+** address is ranked as its mapped form ::ffff:a.b.c.d. c-ares' own sort
+** is RFC 6724's, which puts IPv4 above a unique local IPv6 address: so
+** we ask for the answers unsorted and sort them here.
+*/
+typedef struct rank {
+  unsigned char a[16];      /* the destination, IPv4 mapped */
+  int v4, idx, have_src, prefix;
+  unsigned char src[16];    /* its source, IPv4 mapped */
+} rank;
+
+static int in_prefix(const unsigned char *a, const unsigned char *p,
+                     int bits) {
+  int i;
+  for (i = 0; i < bits; i++)
+    if (((a[i / 8] ^ p[i / 8]) >> (7 - i % 8)) & 1) return 0;
+  return 1;
+}
+
+static const unsigned char LOOP6[16] = { [15] = 1 };
+static const unsigned char P2002[16] = { 0x20, 0x02 };
+static const unsigned char ZERO[16] = { 0 };
+static const unsigned char MAPPED[16] = { [10] = 0xff, [11] = 0xff };
+static const unsigned char PFEC0[16] = { 0xfe, 0xc0 };
+static const unsigned char PFC00[16] = { 0xfc };
+static const unsigned char P2001[16] = { 0x20, 0x01 };
+
+static int precedence(const unsigned char *a) {
+  if (in_prefix(a, LOOP6, 128)) return 50;
+  if (in_prefix(a, P2002, 16)) return 30;
+  if (in_prefix(a, ZERO, 96)) return 20;
+  if (in_prefix(a, MAPPED, 96)) return 10;
+  return 40;
+}
+
+static int label(const unsigned char *a) {
+  if (in_prefix(a, LOOP6, 128)) return 0;
+  if (in_prefix(a, P2002, 16)) return 2;
+  if (in_prefix(a, ZERO, 96)) return 3;
+  if (in_prefix(a, MAPPED, 96)) return 4;
+  if (in_prefix(a, PFEC0, 10)) return 5;
+  if (in_prefix(a, PFC00, 7)) return 6;
+  if (in_prefix(a, P2001, 32)) return 7;
+  return 1;
+}
+
+static int scope(const unsigned char *a) {
+  if (in_prefix(a, MAPPED, 96)) {  /* IPv4: link-local and loopback 2 */
+    if ((a[12] == 169 && a[13] == 254) || a[12] == 127) return 2;
+    return 14;
+  }
+  if (a[0] == 0xff) return a[1] & 0xf;  /* multicast */
+  if ((a[0] == 0xfe && (a[1] & 0xc0) == 0x80) || in_prefix(a, LOOP6, 128))
+    return 2;
+  if (a[0] == 0xfe && (a[1] & 0xc0) == 0xc0) return 5;  /* site-local */
+  return 14;
+}
+
+/* the highest bit set, 1 to 32; 0 for none */
+static int fls32(unsigned x) {
+  int n = 0;
+  while (x != 0) {
+    n++;
+    x >>= 1;
+  }
+  return n;
+}
+
+static unsigned word(const unsigned char *a, int i) {
+  return (unsigned)a[4 * i] << 24 | (unsigned)a[4 * i + 1] << 16
+         | (unsigned)a[4 * i + 2] << 8 | a[4 * i + 3];
+}
+
+/* how many leading bits a destination shares with its source; for IPv4
+** none outside the source's subnet */
+static int common_bits(const rank *r) {
+  int i, n = 0;
+  if (r->v4) {
+    unsigned d = word(r->a, 3), c = word(r->src, 3);
+    unsigned m = r->prefix > 0 ? 0xffffffffu << (32 - r->prefix) : 0;
+    return (d & m) == (c & m) ? 32 - fls32(d ^ c) : 0;
+  }
+  for (i = 0; i < 4 && word(r->a, i) == word(r->src, i); i++) n += 32;
+  if (i < 4) n += 32 - fls32(word(r->a, i) ^ word(r->src, i));
+  return n;
+}
+
+static int rank_cmp(const void *x, const void *y) {
+  const rank *r1 = (const rank *)x, *r2 = (const rank *)y;
+  int s1 = scope(r1->a), s2 = scope(r2->a), p1, p2;
+  if (r1->have_src != r2->have_src) return r1->have_src ? -1 : 1;  /* 1 */
+  if (r1->have_src) {
+    int m1 = s1 == scope(r1->src), m2 = s2 == scope(r2->src);
+    if (m1 != m2) return m1 ? -1 : 1;                                /* 2 */
+    m1 = label(r1->a) == label(r1->src);
+    m2 = label(r2->a) == label(r2->src);
+    if (m1 != m2) return m1 ? -1 : 1;                                /* 5 */
+  }
+  p1 = precedence(r1->a);
+  p2 = precedence(r2->a);
+  if (p1 != p2) return p1 > p2 ? -1 : 1;                             /* 6 */
+  if (s1 != s2) return s1 < s2 ? -1 : 1;                             /* 8 */
+  if (r1->have_src && r1->v4 == r2->v4) {                            /* 9 */
+    int b1 = common_bits(r1), b2 = common_bits(r2);
+    if (b1 != b2) return b1 > b2 ? -1 : 1;
+  }
+  return r1->idx < r2->idx ? -1 : r1->idx > r2->idx;                 /* 10 */
+}
+
+/* the prefix length of the interface that has the IPv4 address a */
+static int v4_prefix(struct ifaddrs *ifs, const unsigned char *a) {
+  struct ifaddrs *i;
+  for (i = ifs; i != NULL; i = i->ifa_next) {
+    const struct sockaddr_in *sa = (const struct sockaddr_in *)(void *)
+                                   i->ifa_addr;
+    const struct sockaddr_in *nm = (const struct sockaddr_in *)(void *)
+                                   i->ifa_netmask;
+    if (sa == NULL || nm == NULL || sa->sin_family != AF_INET
+        || memcmp(&sa->sin_addr, a, 4) != 0)
+      continue;
+    return __builtin_popcount(nm->sin_addr.s_addr);
+  }
+  return 0;
+}
+
+/* the source address the kernel would use for a, as glibc finds it: a
+** UDP socket connected there (no packet is sent) */
+static int source_of(int family, const unsigned char *a,
+                     unsigned char *src) {
+  struct sockaddr_storage ss, me;
+  socklen_t len = sizeof me;
+  int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_IP), ok = 0;
+  if (fd < 0) return 0;
+  memset(&ss, 0, sizeof ss);
+  if (family == AF_INET) {
+    struct sockaddr_in *s4 = (struct sockaddr_in *)(void *)&ss;
+    s4->sin_family = AF_INET;
+    s4->sin_port = htons(9);
+    memcpy(&s4->sin_addr, a, 4);
+  } else {
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)(void *)&ss;
+    s6->sin6_family = AF_INET6;
+    s6->sin6_port = htons(9);
+    memcpy(&s6->sin6_addr, a, 16);
+  }
+  if (connect(fd, (struct sockaddr *)&ss, family == AF_INET
+              ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6)) == 0
+      && getsockname(fd, (struct sockaddr *)&me, &len) == 0
+      && me.ss_family == family) {
+    if (family == AF_INET) {
+      memcpy(src, MAPPED, 12);
+      memcpy(src + 12, &((struct sockaddr_in *)(void *)&me)->sin_addr, 4);
+    } else {
+      memcpy(src, &((struct sockaddr_in6 *)(void *)&me)->sin6_addr, 16);
+    }
+    ok = 1;
+  }
+  close(fd);
+  return ok;
+}
+
+static void system_order(dns_gai *g) {
+  rank r[NB_GAI_MAX];
+  struct ifaddrs *ifs = NULL;
+  int i, have_ifs = 0;
+  if (g->n < 2) return;
+  for (i = 0; i < g->n; i++) {
+    rank *k = &r[i];
+    memset(k, 0, sizeof *k);
+    k->idx = i;
+    k->v4 = g->addr[i].family == AF_INET;
+    if (k->v4) {
+      memcpy(k->a, MAPPED, 12);
+      memcpy(k->a + 12, g->addr[i].a, 4);
+    } else {
+      memcpy(k->a, g->addr[i].a, 16);
+    }
+    k->have_src = source_of(g->addr[i].family, g->addr[i].a, k->src);
+    if (k->have_src && k->v4) {
+      if (!have_ifs) have_ifs = getifaddrs(&ifs) == 0 ? 1 : -1;
+      if (have_ifs > 0) k->prefix = v4_prefix(ifs, k->src + 12);
+    }
+  }
+  if (have_ifs > 0) freeifaddrs(ifs);
+  qsort(r, (size_t)g->n, sizeof r[0], rank_cmp);
+  for (i = 0; i < g->n; i++) {
+    g->addr[i].family = r[i].v4 ? AF_INET : AF_INET6;
+    if (r[i].v4) {
+      memset(g->addr[i].a, 0, 16);
+      memcpy(g->addr[i].a, r[i].a + 12, 4);
+    } else {
+      memcpy(g->addr[i].a, r[i].a, 16);
+    }
+  }
+}
+
 /* c-ares' answer, also from ares_destroy: copied into g, no Lua */
 static void on_addrinfo(void *arg, int status, int timeouts,
                         struct ares_addrinfo *res) {
@@ -285,6 +487,7 @@ static void on_addrinfo(void *arg, int status, int timeouts,
       g->n++;
     }
     if (status == ARES_SUCCESS && g->n == 0) g->status = ARES_ENODATA;
+    system_order(g);
   }
   if (res != NULL) ares_freeaddrinfo(res);
 }
@@ -361,6 +564,7 @@ int nb_gai_start(dns_gai *g, void (*closed)(int fd)) {
   memset(&hints, 0, sizeof hints);
   hints.ai_family = g->family;
   hints.ai_socktype = SOCK_STREAM;  /* each address once */
+  hints.ai_flags = ARES_AI_NOSORT;  /* system_order sorts */
   g->ch = ch;
   ares_getaddrinfo(ch, g->name, NULL, &hints, on_addrinfo, g);
   return 0;

@@ -90,7 +90,7 @@ typedef struct dns_gai {
   long long deadline;       /* nb_now_ms(); < 0 none */
   int done;                 /* the callback ran */
   int status;               /* ARES_SUCCESS or c-ares' failure */
-  int n;                    /* addresses found, in c-ares' order, no
+  int n;                    /* addresses found, in the system's order, no
                                duplicates */
   struct { int family; unsigned char a[16]; } addr[NB_GAI_MAX];
   void *ch;

@@ -490,6 +490,8 @@ static void xfer_wait(lua_State *L, xfer *x) {
     }
     if (!running)
       break;
+    if (x->direct == 2)
+      return;  /* the body has begun: direct_load reads the rest */
     mc = curl_multi_poll(x->multi, NULL, 0, NB_TICK_MS, NULL);
     if (*nb_interrupt_flag) {
       x->interrupted = 1;
@@ -621,6 +623,236 @@ static void xfer_on_loop(lua_State *L, xfer *x) {
   x->closed = api->closed;
   x->now = api->now;
   x->timer_at = -1;
+}
+
+/* ---------------------------------------------------------------------
+** A body straight into its Lua string
+** ------------------------------------------------------------------ */
+
+/*
+** ** lua_pushlstring copies, so a body gathered in a C buffer is in
+** memory twice at the end (100 MiB: 200 MiB at the peak, and one more
+** pass over it). Lua makes strings only in memory it allocates, but
+** lua_load of a binary chunk reads a long string constant straight into
+** the new string. So a fetch whose body has an announced length that no
+** decoding changes loads a chunk of our own: a function returning one
+** string constant of that length, whose bytes the reader hands over as
+** libcurl delivers them, pumping the transfer between. The chunk's
+** header and tail are those lua_dump wrote at module start for such a
+** function (the format is this Lua build's), only the constant's size
+** patched; it is loaded as binary only ("b"). The peer's bytes are the
+** constant's contents, never code. Outside tasks only: a reader cannot
+** yield, so in a task the body goes through the C buffer.
+*/
+
+#define CHUNK_PART 256
+#define CHUNK_MARK 64      /* the template's constant: a long string */
+
+static struct {
+  int ok;                  /* the template was read and checked */
+  unsigned char head[CHUNK_PART], tail[CHUNK_PART];
+  size_t headlen, taillen; /* head ends before the constant's size */
+} chunk;
+
+/* ldump.c's dumpSize: 7 bits a byte, most significant first, the last
+** byte with its top bit set */
+static size_t chunk_size(size_t v, unsigned char *out) {
+  unsigned char b[sizeof(size_t) * 8 / 7 + 1];
+  size_t n = 0;
+  do {
+    b[sizeof b - (++n)] = (unsigned char)(v & 0x7f);
+    v >>= 7;
+  } while (v != 0);
+  b[sizeof b - 1] |= 0x80;
+  memcpy(out, b + sizeof b - n, n);
+  return n;
+}
+
+typedef struct {
+  unsigned char buf[4 * CHUNK_PART];
+  size_t len;
+} dumped;
+
+static int chunk_writer(lua_State *L, const void *p, size_t n, void *ud) {
+  dumped *d = ud;
+  (void)L;
+  if (n > sizeof d->buf - d->len)
+    return 1;
+  memcpy(d->buf + d->len, p, n);
+  d->len += n;
+  return 0;
+}
+
+typedef struct {
+  xfer *x;                 /* the transfer, or NULL (the self-check) */
+  const char *body;        /* the self-check's body */
+  size_t len;              /* the constant's length */
+  unsigned char size[16];  /* its size as the chunk writes it */
+  size_t sizelen;
+  int part;                /* 0 head, 1 size, 2 body, 3 tail, 4 end */
+  size_t given;            /* body bytes handed over */
+  int handed;              /* x->stage was handed over */
+} chunk_reader;
+
+/* libcurl's work and, when it brought no bytes, a wait for its sockets
+** (at most a tick); Ctrl-C and the bar between, as in xfer_wait */
+static void xfer_pump(xfer *x) {
+  int running = 1;
+  CURLMcode mc = curl_multi_perform(x->multi, &running);
+  if (mc != CURLM_OK) {
+    x->result = CURLE_OUT_OF_MEMORY;
+    snprintf(x->errbuf, sizeof x->errbuf, "%s", curl_multi_strerror(mc));
+    x->done = 1;
+    return;
+  }
+  if (!running) {
+    if (!xfer_ended(x)) {
+      x->result = CURLE_GOT_NOTHING;
+      x->done = 1;
+    }
+    return;
+  }
+  if (x->stage.len > 0)
+    return;
+  curl_multi_poll(x->multi, NULL, 0, NB_TICK_MS, NULL);
+  if (*nb_interrupt_flag)
+    x->interrupted = 1;
+  else if (x->bar)
+    nb_xfer_bar(x, 0);
+}
+
+static const char *chunk_read(lua_State *L, void *ud, size_t *size) {
+  chunk_reader *r = ud;
+  xfer *x = r->x;
+  (void)L;
+  switch (r->part) {
+    case 0:
+      r->part = 1;
+      *size = chunk.headlen;
+      return (const char *)chunk.head;
+    case 1:
+      r->part = 2;
+      *size = r->sizelen;
+      return (const char *)r->size;
+    case 2:
+      if (x == NULL) {
+        r->part = 3;
+        *size = r->len;
+        return r->body;
+      }
+      if (r->handed)
+        x->stage.len = 0;  /* lua_load took what it was given */
+      r->handed = 0;
+      if (x->paused) {
+        /* the chunk held back comes again, into the stage, now */
+        x->paused = 0;
+        curl_easy_pause(x->easy, CURLPAUSE_CONT);
+      }
+      while (r->given < r->len) {
+        if (x->stage.len > 0) {
+          r->handed = 1;
+          r->given += x->stage.len;
+          *size = x->stage.len;
+          return x->stage.p;
+        }
+        if (x->done || x->interrupted)
+          break;  /* cut short: the chunk is truncated, nothing kept */
+        xfer_pump(x);
+      }
+      if (r->given < r->len)
+        break;
+      r->part = 3;
+      /* fall through */
+    case 3:
+      r->part = 4;
+      *size = chunk.taillen;
+      return (const char *)chunk.tail;
+  }
+  *size = 0;
+  return NULL;
+}
+
+/* the template, from lua_dump of a function returning a long string
+** constant, then a load of it with another length, compared */
+static void chunk_template(lua_State *L) {
+  static const char src[] = "return '"
+    "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@'";
+  char mark[CHUNK_MARK], body[CHUNK_MARK + 3];
+  unsigned char size[16];
+  dumped d;
+  chunk_reader r;
+  const unsigned char *at = NULL;
+  size_t i, n;
+  int top = lua_gettop(L);
+  memset(mark, '@', sizeof mark);
+  memset(body, '#', sizeof body);
+  d.len = 0;
+  if (luaL_loadbuffer(L, src, sizeof src - 1, "=template") != LUA_OK
+      || lua_dump(L, chunk_writer, &d, 1) != 0)
+    goto done;
+  for (i = 0; i + CHUNK_MARK <= d.len; i++)
+    if (memcmp(d.buf + i, mark, CHUNK_MARK) == 0) {
+      at = d.buf + i;
+      break;
+    }
+  n = chunk_size(CHUNK_MARK + 1, size);
+  if (at == NULL || (size_t)(at - d.buf) < n
+      || memcmp(at - n, size, n) != 0
+      || (size_t)(at - d.buf) - n > CHUNK_PART
+      || d.len - (size_t)(at - d.buf) - CHUNK_MARK > CHUNK_PART)
+    goto done;
+  chunk.headlen = (size_t)(at - d.buf) - n;
+  memcpy(chunk.head, d.buf, chunk.headlen);
+  chunk.taillen = d.len - (size_t)(at - d.buf) - CHUNK_MARK;
+  memcpy(chunk.tail, at + CHUNK_MARK, chunk.taillen);
+  memset(&r, 0, sizeof r);
+  r.body = body;
+  r.len = sizeof body;
+  r.sizelen = chunk_size(r.len + 1, r.size);
+  if (lua_load(L, chunk_read, &r, "=template", "b") != LUA_OK
+      || lua_pcall(L, 0, 1, 0) != LUA_OK)
+    goto done;
+  n = 0;
+  if (lua_type(L, -1) == LUA_TSTRING && lua_rawlen(L, -1) == sizeof body
+      && memcmp(lua_tolstring(L, -1, &n), body, sizeof body) == 0)
+    chunk.ok = 1;
+done:
+  lua_settop(L, top);
+}
+
+/*
+** ** The rest of a body that began straight for its string (x->direct
+** 2): lua_load reads it through chunk_read, then the transfer goes on
+** to its end. The string is left on the stack (x->bodyidx); on any
+** failure nothing is, and x says what happened.
+*/
+static void direct_load(lua_State *L, xfer *x) {
+  chunk_reader r;
+  int rc;
+  memset(&r, 0, sizeof r);
+  r.x = x;
+  r.len = (size_t)x->length;
+  r.sizelen = chunk_size(r.len + 1, r.size);
+  rc = lua_load(L, chunk_read, &r, "=fetch", "b");
+  x->direct = 3;
+  nb_buf_free(&x->stage);
+  if (rc == LUA_OK) {
+    lua_call(L, 0, 1);  /* our function: the constant */
+    x->bodyidx = lua_gettop(L);
+  } else {
+    lua_pop(L, 1);  /* lua_load's message: the reason is in x */
+    if (rc == LUA_ERRMEM && !x->done) {
+      x->result = CURLE_OUT_OF_MEMORY;
+      x->failcode = "memory";
+      x->done = 1;
+    } else if (x->done && x->result == CURLE_OK) {
+      x->result = CURLE_PARTIAL_FILE;  /* (libcurl says so first) */
+      x->failcode = "closed";
+      x->why = "the body is shorter than its Content-Length";
+    }
+  }
+  if (!x->done && !x->interrupted)
+    xfer_wait(L, x);
 }
 
 /* ---------------------------------------------------------------------
@@ -828,7 +1060,10 @@ static int xfer_finish(lua_State *L, xfer *x, const char *verb, int u) {
     lua_pushstring(L, x->path);
     lua_setfield(L, -2, "path");
   } else {
-    lua_pushlstring(L, x->body.p ? x->body.p : "", x->body.len);
+    if (x->bodyidx)
+      lua_pushvalue(L, x->bodyidx);  /* read straight into its string */
+    else
+      lua_pushlstring(L, x->body.p ? x->body.p : "", x->body.len);
     nb_buf_free(&x->body);  /* one copy of the body at a time, soon */
     lua_setfield(L, -2, "body");
   }
@@ -860,8 +1095,12 @@ static int net_fetch(lua_State *L) {
     nb_xfer_release(x);
     return r;
   }
+  /* outside a task, and with no progress function to call between */
+  x->direct = chunk.ok && x->loop == NULL && x->progress_fn == 0;
   if (x->loop == NULL || xfer_wait_task(L, x, 3, fetch_k) != 0)
     xfer_wait(L, x);
+  if (x->direct == 2)
+    direct_load(L, x);
   return xfer_finish(L, x, "fetch", 1);
 }
 
@@ -919,6 +1158,8 @@ static const luaL_Reg fetch_funcs[] = {
 
 NB_EXPORT int luaopen_netbasics_curl(lua_State *L) {
   nb_open_common(L);
+  if (!chunk.ok)
+    chunk_template(L);
   luaL_newmetatable(L, NB_TRANSFER_T);
   luaL_setfuncs(L, transfer_meta, 0);
   luaL_newlib(L, transfer_methods);

@@ -168,8 +168,10 @@ const char *nb_xfer_code(CURLcode rc, long oserr) {
 ** libcurl callbacks: C buffers and flags only, never a lua_* call
 ** ------------------------------------------------------------------ */
 
-/* body bytes as the caller gets them (decoded): 0, or -1 with
-** x->failcode set */
+static int fail(xfer *x, const char *code, const char *why);
+
+/* body bytes as the caller gets them (decoded): 0, 1 to pause the
+** transfer (x->paused), or -1 with x->failcode set */
 static int deliver(xfer *x, const char *data, size_t n) {
   if (x->max_bytes >= 0 && (curl_off_t)n > x->max_bytes - x->bytes) {
     x->failcode = "toobig";
@@ -185,6 +187,33 @@ static int deliver(xfer *x, const char *data, size_t n) {
       return -1;
     }
   } else {
+    if (x->direct == 1) {
+      /* straight into the Lua string when the length is announced and
+      ** fits max_bytes, and no decoding changes it */
+      curl_off_t cl = -1;
+      curl_easy_getinfo(x->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+      x->direct = 0;
+      if (x->coding == NB_CODING_NONE && cl > 0
+          && (x->max_bytes < 0 || cl <= x->max_bytes)) {
+        x->direct = 2;
+        x->length = cl;
+      }
+    }
+    if (x->direct == 2) {
+      if (x->stage.len >= NB_BUFFERSIZE) {
+        x->paused = 1;  /* lua_load takes these first (fetch.c) */
+        return 1;
+      }
+      if ((curl_off_t)n > x->length - x->bytes)
+        return fail(x, "protocol", "the body is longer than its "
+                    "Content-Length");
+      if (buf_add(&x->stage, data, n) != 0) {
+        x->failcode = "memory";
+        return -1;
+      }
+      x->bytes += (curl_off_t)n;
+      return 0;
+    }
     if (x->body.cap == 0) {
       /* the whole body at once when its length is known (bounded: a
       ** server may announce more than it sends) */
@@ -327,8 +356,10 @@ size_t nb_xfer_write(char *data, size_t size, size_t nmemb, void *ud) {
     return 0;
   if (n == 0)
     return 0;
-  if (x->coding == NB_CODING_NONE)
-    return deliver(x, data, n) == 0 ? n : 0;
+  if (x->coding == NB_CODING_NONE) {
+    int r = deliver(x, data, n);
+    return r == 0 ? n : r == 1 ? CURL_WRITEFUNC_PAUSE : 0;
+  }
   return inflate_some(x, data, n) == 0 ? n : 0;
 }
 
@@ -617,6 +648,7 @@ void nb_xfer_release(xfer *x) {
     inflateEnd(&x->z);
   x->zinit = 0;
   nb_buf_free(&x->body);
+  nb_buf_free(&x->stage);
   nb_buf_free(&x->hdrs);
 }
 

@@ -40,6 +40,13 @@ typedef struct xfer {
   char *path;                /* download: where it goes on success */
   mode_t mode;               /* download: the permissions it gets */
   nb_buf body;               /* fetch: the body */
+  int direct;                /* fetch: 1 its body may go straight into
+                             ** its Lua string, 2 it does (fetch.c's
+                             ** lua_load), 3 it did; 0 no */
+  curl_off_t length;         /* with direct: the announced length */
+  nb_buf stage;              /* with direct: bytes lua_load has not had */
+  int paused;                /* with direct: the stage was full */
+  int bodyidx;               /* with direct: the body's stack index */
   nb_buf hdrs;               /* the last response's headers: name\0value\0 */
   char reason[64];           /* the last status line's reason phrase */
   curl_off_t bytes;          /* body bytes delivered */

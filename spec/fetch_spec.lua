@@ -241,6 +241,43 @@ describe("net.fetch", function()
         .. ": transfer closed with 99000 bytes remaining to read", msg)
     end)
 
+    -- a body with a Content-Length is read straight into its string,
+    -- libcurl's buffer (512 KiB) at a time: failures past the first
+    it("a long body cut after several buffers is 'closed', no string kept", function()
+      local raw = W.raw("HTTP/1.1 200 OK\r\nContent-Length: 3145728\r\n\r\n"
+        .. string.rep("x", 2097152))
+      finally(function() raw:stop() end)
+      local r, msg, code = net.fetch(raw:url())
+      assert.same({ nil, "closed" }, { r, code })
+      assert.equal("fetch " .. raw:url()
+        .. ": transfer closed with 1048576 bytes remaining to read", msg)
+    end)
+
+    it("a long body that stalls after several buffers times out", function()
+      local raw = W.raw("HTTP/1.1 200 OK\r\nContent-Length: 3145728\r\n\r\n"
+        .. string.rep("x", 2097152), "stall")
+      finally(function() raw:stop() end)
+      local r, _, code = net.fetch(raw:url(), { timeout = 1 })
+      assert.same({ nil, "timeout" }, { r, code })
+    end)
+
+    it("a body longer than its Content-Length is cut to it", function()
+      local raw = W.raw("HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n"
+        .. string.rep("a", 1000000) .. string.rep("b", 1000))
+      finally(function() raw:stop() end)
+      local r = assert(net.fetch(raw:url()))
+      assert.equal(1000000, r.bytes)
+      assert.equal(string.rep("a", 1000000), r.body)
+    end)
+
+    it("max_bytes below a long body's length refuses it before the body", function()
+      local raw = W.raw("HTTP/1.1 200 OK\r\nContent-Length: 3145728\r\n\r\n"
+        .. string.rep("x", 3145728))
+      finally(function() raw:stop() end)
+      local r, _, code = net.fetch(raw:url(), { max_bytes = 3145727 })
+      assert.same({ nil, "toobig" }, { r, code })
+    end)
+
     it("a chunked body cut mid-way is 'closed'", function()
       local raw = W.raw("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
         .. "400\r\n" .. string.rep("y", 1024) .. "\r\n400\r\nyy")

@@ -25,16 +25,21 @@ local RECORDS = {
 
 -- runs the Lua chunk `code` in the host inside a fresh mount and network
 -- namespace whose resolv.conf has `options` (timeout, attempts); returns
--- its standard output (the run must succeed)
-local function in_world(options, code)
+-- its standard output (the run must succeed). `world` may change the
+-- hosts file (hosts), the search list and ndots (search, ndots), and add
+-- shell lines run first (setup: addresses on lo)
+local function in_world(options, code, world)
+  world = world or {}
   local d = T.tmpdir()
   finally(function() T.rmtree(d) end)
-  T.writefile(d .. "/hosts", HOSTS)
-  T.writefile(d .. "/resolv.conf", "nameserver 127.0.0.1\nsearch corp.test\n"
-    .. "options ndots:1 " .. options .. "\n")
+  T.writefile(d .. "/hosts", world.hosts or HOSTS)
+  T.writefile(d .. "/resolv.conf", "nameserver 127.0.0.1\nsearch "
+    .. (world.search or "corp.test") .. "\noptions ndots:"
+    .. (world.ndots or 1) .. " " .. options .. "\n")
   T.writefile(d .. "/code.lua", code)
   local script = table.concat({
     "ip link set lo up || exit 90",
+    world.setup or ":",
     "mount --bind " .. d .. "/hosts /etc/hosts || exit 91",
     "mount --bind " .. d .. "/resolv.conf /etc/resolv.conf || exit 92",
     W.dnsmasq_cmd("127.0.0.1", 53, RECORDS) .. " >" .. d .. "/dns.log 2>&1 &",
@@ -132,6 +137,72 @@ end
           .. "resolution|timeout",
         "silent.bad.test|nil|resolve silent.bad.test: Temporary failure in "
           .. "name resolution|timeout",
+      }, seen)
+    end)
+
+  it("order a name's addresses as the system does (IPv6 above IPv4 when "
+    .. "neither can be reached; a reachable source first)", function()
+      local hosts = HOSTS .. table.concat({
+        "10.9.9.8 both.example", "fd00::8 both.example",
+        "10.9.9.8 v4first.example", "2001:db8::8 v4first.example",
+        "127.0.0.9 loop.example", "::1 loop.example",
+        "fd00::9 loop.example", "10.2.2.2 loop.example",
+        "10.8.8.8 near.example", "fc00:1::5 near.example",
+        "2001:db8:1::5 near.example", "10.7.0.1 near.example",
+        "127.0.0.2 near.example", "::1 near.example",
+        "2001:db8:9::1 far.example", "2001:db8:1::9 far.example",
+        "10.7.200.9 far.example", "10.99.0.9 far.example",
+        "10.7.0.9 far.example", "2001:db8:99::1 far.example",
+        "2001:db8:1:0:8000::1 far.example", "", }, "\n")
+      local names = { "both.example", "v4first.example", "loop.example",
+        "near.example", "far.example" }
+      local code = SHOW .. [[
+for _, name in ipairs({ ]] .. "'" .. table.concat(names, "', '") .. "'"
+        .. [[ }) do
+  local sys_a = show(net.getaddrinfo(name, 80))
+  local sys_r = show(net.resolve(name))
+  local task_a, task_r
+  net.spawn(function()
+    task_a = show(net.getaddrinfo(name, 80))
+    task_r = show(net.resolve(name))
+  end)
+  net.run()
+  print(name .. "|" .. sys_a .. "||" .. task_a)
+  print(name .. "|" .. sys_r .. "||" .. task_r)
+end
+]]
+      -- first with only loopback, then with sources for some of them
+      local outs = { in_world("timeout:1 attempts:1", code, { hosts = hosts }),
+        in_world("timeout:1 attempts:1", code, { hosts = hosts, setup =
+          "ip addr add 10.7.0.2/16 dev lo && ip addr add fc00:1::1/64 dev lo"
+          .. " && ip addr add 2001:db8:1::1/64 dev lo"
+          .. " && ip route add 10.99.0.0/16 dev lo src 10.7.0.2"
+          .. " && ip -6 route add 2001:db8:99::/48 dev lo || exit 94" }) }
+      local seen = {}
+      for _, out in ipairs(outs) do
+        for line in out:gmatch("[^\n]+") do
+          local name, sys, task = line:match("^([^|]*)|(.*)||(.*)$")
+          assert.equal(sys, task, line)
+          if not sys:find(" ") then seen[#seen + 1] = name .. "|" .. sys end
+        end
+      end
+      assert.same({
+        -- only loopback can be reached: precedence, then the file's order
+        "both.example|fd00::8,10.9.9.8",
+        "v4first.example|2001:db8::8,10.9.9.8",
+        "loop.example|::1,127.0.0.9,fd00::9,10.2.2.2",
+        "near.example|::1,127.0.0.2,fc00:1::5,2001:db8:1::5,10.8.8.8,"
+          .. "10.7.0.1",
+        "far.example|2001:db8:9::1,2001:db8:1::9,2001:db8:99::1,"
+          .. "2001:db8:1:0:8000::1,10.7.200.9,10.99.0.9,10.7.0.9",
+        -- with sources: reachable first, then the longest matching prefix
+        "both.example|fd00::8,10.9.9.8",
+        "v4first.example|2001:db8::8,10.9.9.8",
+        "loop.example|::1,127.0.0.9,fd00::9,10.2.2.2",
+        "near.example|::1,fc00:1::5,2001:db8:1::5,127.0.0.2,10.7.0.1,"
+          .. "10.8.8.8",
+        "far.example|2001:db8:1::9,2001:db8:1:0:8000::1,2001:db8:99::1,"
+          .. "10.7.0.9,10.7.200.9,10.99.0.9,2001:db8:9::1",
       }, seen)
     end)
 

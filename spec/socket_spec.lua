@@ -169,6 +169,32 @@ describe("net.listen and net.connect", function()
     c:close() a:close() l:close()
   end)
 
+  it("refuses a NaN timeout and a negative or NaN attempt_delay", function()
+    local function err(opts)
+      local ok, e = pcall(net.connect, "127.0.0.1", 1, opts)
+      assert.is_false(ok)
+      return e
+    end
+    for _, opts in ipairs { 0 / 0, { timeout = 0 / 0 } } do
+      assert.matches("bad argument #3 to 'connect' %(timeout: a number of "
+        .. "seconds expected, got nan%)$", err(opts))
+    end
+    for _, d in ipairs { -1, -math.huge, 0 / 0 } do
+      assert.matches("bad argument #3 to 'connect' %(option 'attempt_delay': "
+        .. "seconds, 0 or more, expected, got " .. (d ~= d and "nan"
+        or tostring(d)):gsub("%-", "%%-") .. "%)$",
+        err { attempt_delay = d })
+    end
+    -- math.huge and 0 are delays: each attempt waits for the one before
+    -- to fail, or none waits
+    for _, d in ipairs { math.huge, 1e300, 0 } do
+      local l, port = ourlistener()
+      local c = assert(net.connect("127.0.0.1", port,
+        { attempt_delay = d, timeout = 5 }))
+      c:close() l:close()
+    end
+  end)
+
   it("talks to socat over IPv6 (::1)", function()
     local port = T.free_port("tcp", "::1")
     local p = socat_sayer(port, "TCP6-LISTEN:%d,bind=[::1]")

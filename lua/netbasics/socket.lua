@@ -180,10 +180,18 @@ return function(M, core)
         end
       end
       timeout, delay = opts.timeout, opts.attempt_delay or delay
-      if delay < 0 then delay = 0 end
+      -- math.huge: each attempt waits for the one before it to fail
+      if delay ~= delay or delay < 0 then
+        error("bad argument #3 to 'connect' (option 'attempt_delay': "
+          .. "seconds, 0 or more, expected, got " .. (delay ~= delay and "nan" or tostring(delay)) .. ")", 2)
+      end
     elseif opts ~= nil then
       error("bad argument #3 to 'connect' (number expected, got "
         .. type(opts) .. ")", 2)
+    end
+    if timeout ~= timeout then
+      error("bad argument #3 to 'connect' (timeout: a number of seconds "
+        .. "expected, got nan)", 2)
     end
     if timeout and timeout < 0 then timeout = nil end  -- blocks, as settimeout
     local deadline = timeout and M.now() + timeout
