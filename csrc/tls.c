@@ -103,20 +103,55 @@ static void timetext(const ASN1_TIME *t, int full, char *out, size_t size) {
   strftime(out, size, full ? "%Y-%m-%dT%H:%M:%SZ" : "%Y-%m-%d", &tm);
 }
 
-/* a name as RFC 2253 text, most specific first, ", " between parts;
-** OpenSSL escapes control and non-ASCII bytes */
-static void nametext(const X509_NAME *nm, char *out, size_t size) {
-  BIO *b = BIO_new(BIO_s_mem());
-  char *p;
-  long n;
-  out[0] = '\0';
-  if (b == NULL) return;
-  if (X509_NAME_print_ex(b, nm, 0, (XN_FLAG_RFC2253 & ~XN_FLAG_SEP_MASK)
-                         | XN_FLAG_SEP_CPLUS_SPC) >= 0) {
-    n = BIO_get_mem_data(b, &p);
-    if (n > 0) shown(out, size, (const unsigned char *)p, (size_t)n);
+/* RFC 2253 text (its escapes: a backslash always begins one) safe to
+** print: as shown(), but the backslashes kept, so a byte is escaped once */
+static void shownname(char *out, size_t size, const unsigned char *p,
+                      size_t n) {
+  size_t o = 0, i;
+  for (i = 0; i < n && o + 5 < size; i++) {
+    unsigned c = p[i];
+    if (c >= 0x20 && c < 0x7f)
+      out[o++] = (char)c;
+    else
+      o += (size_t)snprintf(out + o, size - o, "\\%03u", c);
   }
-  BIO_free(b);
+  if (i < n && o + 4 < size) {
+    memcpy(out + o, "...", 3);
+    o += 3;
+  }
+  out[o] = '\0';
+}
+
+/* a name as RFC 2253 text (its order, ", " between parts), the value
+** bytes as the peer wrote them (UTF-8: other string types converted to
+** it) with RFC 2253's escapes of , + " \ < > ; only; then every control
+** and non-ASCII byte as \ddd, once, by shownname. A value that is not
+** valid in its type (bad UTF-8) is shown byte for byte. */
+static void nametext(const X509_NAME *nm, char *out, size_t size) {
+  unsigned long flags = ASN1_STRFLGS_ESC_2253 | ASN1_STRFLGS_DUMP_UNKNOWN
+                        | ASN1_STRFLGS_DUMP_DER | XN_FLAG_SEP_CPLUS_SPC
+                        | XN_FLAG_DN_REV | XN_FLAG_FN_SN;
+  int pass;
+  out[0] = '\0';
+  for (pass = 0; pass < 2; pass++) {
+    BIO *b = BIO_new(BIO_s_mem());
+    char *p;
+    long n;
+    int r;
+    if (b == NULL) return;
+    r = X509_NAME_print_ex(b, nm, 0, pass == 0
+                           ? flags | ASN1_STRFLGS_UTF8_CONVERT
+                           : flags | ASN1_STRFLGS_IGNORE_TYPE);
+    n = BIO_get_mem_data(b, &p);
+    if (r >= 0 && n >= 0) {
+      shownname(out, size, (const unsigned char *)p, (size_t)n);
+      BIO_free(b);
+      ERR_clear_error();
+      return;
+    }
+    BIO_free(b);
+  }
+  ERR_clear_error();
 }
 
 /* one subject alternative name (DNS or IP) as text, 0 if neither */
@@ -1068,8 +1103,9 @@ static int tls_info(lua_State *L) {
     lua_pushstring(L, ly->server ? "the client sent no certificate"
                                  : "the server sent no certificate");
     lua_setfield(L, -2, "why");
-  } else if (vr == X509_V_OK && ly->firsterr == X509_V_OK
-             && (ly->conf->verify || ly->server)) {
+  } else if (vr == X509_V_OK && ly->firsterr == X509_V_OK) {
+    /* with verify off the checks ran too (verify_cb kept the first
+    ** error and let the handshake go on): it would have been verified */
     lua_pushboolean(L, 1);
     lua_setfield(L, -2, "verified");
   } else {
@@ -1077,10 +1113,8 @@ static int tls_info(lua_State *L) {
     lua_setfield(L, -2, "verified");
     if (ly->why[0] != '\0')
       lua_pushstring(L, ly->why);
-    else if (vr != X509_V_OK)
-      lua_pushfstring(L, "certificate %s", X509_verify_cert_error_string(vr));
     else
-      lua_pushliteral(L, "not checked (verify is off)");
+      lua_pushfstring(L, "certificate %s", X509_verify_cert_error_string(vr));
     lua_setfield(L, -2, "why");
   }
   lua_newtable(L);
@@ -1156,10 +1190,21 @@ NB_EXPORT int luaopen_netbasics_tls(lua_State *L) {
       dlopen(self.dli_fname, RTLD_NOW | RTLD_NODELETE);
   }
   lua_getfield(L, LUA_REGISTRYINDEX, NB_LOOP_API);
+  if (lua_touserdata(L, -1) == NULL) {
+    /* required before netbasics: the core first (its sockets, its
+    ** loop), through require as a script would */
+    lua_pop(L, 1);
+    if (lua_getglobal(L, "require") != LUA_TFUNCTION)
+      return luaL_error(L, "netbasics.tls: netbasics.core is not loaded "
+                        "and there is no require to load it");
+    lua_pushliteral(L, "netbasics.core");
+    lua_call(L, 1, 0);
+    lua_getfield(L, LUA_REGISTRYINDEX, NB_LOOP_API);
+  }
   api = (const nb_loop_api *)lua_touserdata(L, -1);
   lua_pop(L, 1);
-  if (api == NULL) return luaL_error(L, "netbasics.tls: load netbasics.core "
-                                     "first");
+  if (api == NULL) return luaL_error(L, "netbasics.tls: netbasics.core did "
+                                     "not start its loop");
   if (OPENSSL_init_ssl(0, NULL) != 1)
     return luaL_error(L, "netbasics.tls: OpenSSL did not start");
   if (conf_idx < 0)

@@ -233,6 +233,51 @@ describe("a TLS client (net.connect with tls)", function()
     assert.equal("self-signed certificate: pass cafile or pin", info.why)
   end)
 
+  it("with insecure = true still runs every check: tlsinfo says the "
+    .. "peer would have been verified, or why not", function()
+    local CASES = {
+      { "good", true, nil },
+      { "expired", false, "certificate has expired (valid until "
+        .. "2025-01-31)" },
+      { "notyet", false, "certificate is not valid yet (valid from "
+        .. "2030-01-01)" },
+      { "wrongname", false, "certificate is for example.org, "
+        .. "www.example.org, not 127.0.0.1" },
+      { "untrusted", false, "certificate signed by an unknown authority "
+        .. "(CN=netbasics other CA): pass cafile or pin" },
+    }
+    for _, case in ipairs(CASES) do
+      local port = s_server(pki[case[1]])
+      local s = assert(connect(port, { insecure = true, cafile = pki.ca }))
+      assert(s:write("abc\n"))
+      assert.equal("cba", s:recvline())
+      local info = s:tlsinfo()
+      assert.same({ case[1], case[2], case[3] },
+        { case[1], info.verified, info.why })
+      s:close()
+    end
+  end)
+
+  it("shows a subject's odd bytes once escaped: UTF-8 and control bytes "
+    .. "as \\ddd, RFC 2253's own escapes kept", function()
+    local d = T.tmpdir()
+    finally(function() T.rmtree(d) end)
+    -- CN "caf\195\169" (UTF-8) with an ESC in it; O "a, b+c\d"
+    local r = T.run(("openssl req -x509 -utf8 -newkey ec -pkeyopt "
+      .. "ec_paramgen_curve:P-256 -nodes -days 1 -subj %s -addext %s "
+      .. "-keyout %s/k.pem -out %s/c.pem"):format(
+      q("/O=a, b\\+c\\\\d/CN=caf\xc3\xa9\27x"),
+      q("subjectAltName=DNS:caf\xc3\xa9.test,IP:127.0.0.1"), d, d))
+    assert.equal(0, r.code, r.err)
+    local port = s_server({ cert = d .. "/c.pem", key = d .. "/k.pem" })
+    local s = assert(connect(port, { insecure = true }))
+    local leaf = s:tlsinfo().chain[1]
+    local want = "CN=caf\\195\\169\\027x, O=a\\, b\\+c\\\\d"
+    assert.equal(want, leaf.subject)
+    assert.equal(want, leaf.issuer)
+    assert.same({ "caf\\195\\169.test", "127.0.0.1" }, leaf.names)
+  end)
+
   it("raises on an unknown option or a wrong type", function()
     assert.has_error(function()
       net.connect("127.0.0.1", 1, { tls = { verfiy = true } })
@@ -737,6 +782,20 @@ describe("netbasics.tls", function()
     assert.equal(0, ldd.code)
     assert.is_nil(ldd.out:find("libssl", 1, true))
     assert.is_nil(ldd.out:find("libcrypto", 1, true))
+  end)
+
+  it("can be required before netbasics: it loads the core itself",
+    function()
+    local r = T.run(T.lua .. " -e " .. q("package.path = 'lua/?.lua;lua/?/"
+      .. "init.lua;' .. package.path; package.cpath = '" .. T.build
+      .. "/lib/?.so;' .. package.cpath; local tls = require "
+      .. "'netbasics.tls'; local c = assert(tls.selfsigned{}); "
+      .. "print(c.pin:match('^sha256//') ~= nil); "
+      .. "local net = require 'netbasics'; "
+      .. "print(package.loaded['netbasics.tls'] == tls); "
+      .. "print(select(3, net.connect('127.0.0.1', 1, {tls = true})))"))
+    assert.equal(0, r.code, r.err)
+    assert.equal("true\ntrue\nrefused\n", r.out)
   end)
 
   it("raises on a closed socket's tlsinfo and starttls, as every method",
