@@ -39,6 +39,7 @@
 
 #define NB_TLSCTX_T "netbasics.tlsctx"
 #define NB_MSG_MAX 320
+#define NB_TLS_READBUF (64 * 1024)  /* OpenSSL's read buffer, read ahead */
 
 /* what a context carries for its connections (SSL_CTX ex data) */
 typedef struct tls_conf {
@@ -512,9 +513,40 @@ static ssize_t tls_write(nb_sock *s, const char *p, size_t n, int *e,
   return -1;
 }
 
+/*
+** ** Bytes a read takes with no wait. OpenSSL reads ahead (tls_context):
+** past the decrypted bytes of the current record (SSL_pending) it may
+** hold whole records not yet decrypted, or part of one (SSL_has_pending
+** says which of neither). Those are looked at here: a peek decrypts the
+** next record if it is whole, reads the kernel's bytes without waiting
+** if not (so a part of a record alone is not taken for readiness: the
+** caller then waits on the descriptor). A peek that meets the end
+** (close_notify) counts as ready, the read gives it; one that meets a
+** failure keeps it in the layer (dead), for the read to give at once.
+*/
 static size_t tls_pending(const nb_sock *s) {
   tls_layer *ly = LAYER(s);
-  return ly->dead ? 0 : (size_t)SSL_pending(ly->ssl);
+  char c;
+  size_t got = 0;
+  int n, r;
+  if (ly->dead) return 1;  /* a read fails at once */
+  n = SSL_pending(ly->ssl);
+  if (n > 0) return (size_t)n;
+  if (!ly->done || !SSL_has_pending(ly->ssl)) return 0;
+  ERR_clear_error();
+  errno = 0;
+  r = SSL_peek_ex(ly->ssl, &c, 1, &got);
+  if (r == 1) {
+    n = SSL_pending(ly->ssl);
+    return n > 0 ? (size_t)n : 1;
+  }
+  {
+    int e = 0;
+    short want = 0;
+    if (sslfail(ly, 0, &e, &want) == 0) return 1;  /* the end */
+    ERR_clear_error();
+    return e == EAGAIN ? 0 : 1;  /* wait on the descriptor, or fail */
+  }
 }
 
 /* send our close_notify once; never wait for the peer's */
@@ -725,6 +757,11 @@ static int tls_context(lua_State *L) {
                       | SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE
                    | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  /* read ahead: one recv() takes what the kernel has, several records,
+  ** instead of two per record (header, then body); tls_pending looks at
+  ** what is held */
+  SSL_CTX_set_read_ahead(ctx, 1);
+  SSL_CTX_set_default_read_buffer_len(ctx, NB_TLS_READBUF);
   /* the authorities to trust: peers (client) or client certificates */
   if (!server || c->client_cert) {
     if (cafile != NULL || capath != NULL) {

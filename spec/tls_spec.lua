@@ -677,6 +677,63 @@ conn.unwrap()
     assert(s:write("x"))
   end)
 
+  it("is ready to net.select for whole records OpenSSL read ahead, and "
+    .. "not for a part of one", function()
+    -- the server makes its records in memory and sends two whole ones
+    -- and the first 10 bytes of a third in one send, then the rest of
+    -- the third when we say so; we wait for every byte of the first send
+    -- to be in our kernel's queue (ss's Recv-Q: the session tickets too)
+    local port, p = pyserver(pki.good, nil, [[
+inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+obj = ctx.wrap_bio(inc, out, server_side=True)
+while True:
+    try:
+        obj.do_handshake()
+        break
+    except ssl.SSLWantReadError:
+        raw.sendall(out.read())
+        inc.write(raw.recv(65536))
+tickets = out.read()  # TLS 1.3's session tickets, after the handshake
+raw.sendall(tickets)
+obj.write(b"first")
+obj.write(b"second")
+burst = out.read()
+obj.write(b"third")
+third = out.read()
+raw.sendall(burst + third[:10])
+print(len(tickets) + len(burst) + 10)
+sys.stdout.flush()
+raw.recv(100)
+raw.sendall(third[10:])
+raw.recv(100)
+]])
+    local s = assert(connect(port))
+    local _, lport = s:getsockname()
+    local n = tonumber(T.until_true(function() return p:out():match("%d+") end))
+    assert(n, p:err())
+    assert(T.until_true(function()
+      local q = io.popen("ss -Htn 'sport = :" .. lport .. "'")
+      local line = q:read("a")
+      q:close()
+      return tonumber(line:match("^%S+%s+(%d+)")) == n
+    end), "the bytes did not arrive")
+    local function ready(timeout)
+      local r, _, why = net.select({ s }, nil, timeout)
+      return r[1] == s and #r == 1 or why
+    end
+    assert.equal("first", s:recv(100))  -- one recv() took them all
+    assert.is_true(ready(0))
+    assert.equal("second", s:recv(100))
+    assert.equal("timeout", ready(0))  -- 10 bytes of a record only
+    assert(s:settimeout(0))
+    local none, err, code = s:recv(100)
+    assert.same({ nil, "timeout" }, { none, code }, err)
+    assert(s:settimeout(10))
+    assert(s:write("x"))
+    assert.is_true(ready(10))
+    assert.equal("third", s:recv(100))
+  end)
+
   it("is ready to net.select in a task too, and a recv in a task takes "
     .. "the bytes OpenSSL holds without waiting for the kernel", function()
     local port = pyserver(pki.good, nil, [[
