@@ -927,7 +927,7 @@ static int handshake_k(lua_State *L, int status, lua_KContext ctx) {
   (void)ctx;
   if (api->timedout(api->task_of(L))) {
     lua_settop(L, 1);
-    lua_pushnumber(L, 0);  /* net.deadline passed: time is up */
+    lua_pushnumber(L, api->now());  /* net.deadline passed: time is up */
   }
   return tls_handshake(L);
 }
@@ -986,7 +986,13 @@ static int tls_handshake(lua_State *L) {
       snprintf(ly->msg, sizeof ly->msg, "%s", strerror(e));
       return handfail(L, s, ly->code, ly->msg);
     }
-    if (deadline == 0 || (deadline > 0 && api->now() >= deadline))
+    if (deadline == 0)  /* timeout 0: the caller goes on with it later */
+      return handfail(L, s, "timeout", want == POLLOUT
+                      ? "not done yet (timeout 0: call again when the "
+                        "socket is writable)"
+                      : "not done yet (timeout 0: call again when the "
+                        "socket is readable)");
+    if (deadline > 0 && api->now() >= deadline)
       return handfail(L, s, "timeout", "timed out (the handshake stalled)");
     t = api->task_of(L);
     if (t != NULL && lua_isyieldable(L)) {

@@ -640,6 +640,56 @@ conn.unwrap()
     assert.same({ true, "tls: hi" }, { client:join() })
   end)
 
+  it("with settimeout(0) never waits: \"timeout\" until the handshake "
+    .. "is done, going on with each call (both sides)", function()
+    local l = assert(net.listen("127.0.0.1", 0))
+    finally(function() l:close() end)
+    local _, port = l:getsockname()
+    local s = assert(net.connect("127.0.0.1", port, 10))
+    finally(function() s:close() end)
+    local c = assert(l:accept())
+    finally(function() c:close() end)
+    assert(s:settimeout(0))
+    assert(c:settimeout(0))
+    local sides = {
+      { sock = s, opts = { cafile = pki.ca } },
+      { sock = c, opts = { server = true, cert = pki.good.cert,
+        key = pki.good.key } },
+    }
+    local first, calls = {}, 0
+    for _ = 1, 50 do
+      local waiting = {}
+      for i, side in ipairs(sides) do
+        if not side.done then
+          local ok, err, code = side.sock:starttls(side.opts)
+          calls = calls + 1
+          if ok then
+            side.done = true
+          else
+            first[i] = first[i] or err
+            assert.equal("timeout", code, err)
+            waiting[#waiting + 1] = side.sock
+          end
+        end
+      end
+      if #waiting == 0 then break end
+      net.select(waiting, nil, 5)
+    end
+    assert.is_true(sides[1].done and sides[2].done)
+    assert.is_true(calls > 2)
+    assert.matches("^tls handshake with 127%.0%.0%.1:%d+: not done yet "
+      .. "%(timeout 0: call again when the socket is readable%)$", first[1])
+    assert.matches("^tls handshake with 127%.0%.0%.1:%d+: not done yet "
+      .. "%(timeout 0: call again when the socket is readable%)$", first[2])
+    assert(s:settimeout(10))
+    assert(c:settimeout(10))
+    assert(s:write("over TLS\n"))
+    assert.equal("over TLS", c:recvline())
+    assert.is_true(s:tlsinfo().verified)
+    assert.has_error(function() s:starttls({ cafile = pki.ca }) end,
+      "starttls: the socket speaks TLS already")
+  end)
+
   it("refuses bytes that came before TLS began, and a second starttls",
     function()
     local l = assert(net.listen("127.0.0.1", 0))
@@ -787,6 +837,41 @@ conn.unwrap()
     end)
     net.run()
     assert.same({ "plain first", "tls late" }, order)
+  end)
+
+  it("shutdown(\"write\") sends close_notify and keeps reading; "
+    .. "\"both\" stops reading too", function()
+    local l, port = ourserver()
+    local function run(how)
+      local server = net.spawn(function()
+        local c <close> = assert(l:accept())
+        c:settimeout(10)
+        local line = c:recvline()
+        local rest = c:recv()  -- the end: the client's close_notify
+        -- an answer only to a client that still reads (one that does not
+        -- could take it before its read ends)
+        local sent = how == "write" and c:write("answer\n")
+        return line, rest, sent == c
+      end)
+      local client = net.spawn(function()
+        local s <close> = assert(net.connect("127.0.0.1", port,
+          { timeout = 10, tls = { cafile = pki.ca } }))
+        assert(s:write("hello\n"))
+        assert.is_true(s:shutdown(how))
+        local _, serr, scode = s:send("more\n")
+        local got, err, code = s:recvline()
+        return scode, serr:match("broken pipe") ~= nil, got, code,
+          err and err:match("without a TLS close_notify") ~= nil
+      end)
+      net.run()
+      return { server:join() }, { client:join() }
+    end
+    local srv, cli = run("write")
+    assert.same({ true, "hello", "", true }, srv)
+    assert.same({ true, "closed", true, "answer" }, cli)
+    srv, cli = run("both")
+    assert.same({ true, "hello", "", false }, srv)
+    assert.same({ true, "closed", true, nil, "closed", true }, cli)
   end)
 
   it("sends close_notify on close, and reports a cut without one as "

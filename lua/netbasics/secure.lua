@@ -206,8 +206,13 @@ return function(M, core)
     if type(s) ~= "userdata" then
       error("bad argument #1 to 'starttls' (netbasics.socket expected)", 2)
     end
-    if C and C.state(s) ~= nil then
+    local state = C and C.state(s)
+    if state then
       error("starttls: the socket speaks TLS already", 2)
+    elseif state == false then
+      -- a handshake begun and not done (timeout 0, or one that timed
+      -- out): go on with it, with the options it began with
+      return C.handshake(s)
     end
     local ok, err, code = s:sendall("")  -- output held back goes first
     if not ok then return nil, err, code end
