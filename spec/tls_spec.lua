@@ -839,6 +839,56 @@ conn.unwrap()
     assert.same({ "plain first", "tls late" }, order)
   end)
 
+  -- 16 lines in one write, then the 16 answers, in order
+  local function pipelined(s)
+    local lines = {}
+    for i = 1, 16 do lines[i] = "line " .. i .. "\n" end
+    assert(s:write(table.concat(lines)))
+    local got = {}
+    for i = 1, 16 do got[i] = assert(s:recvline()) end
+    return got
+  end
+  local ANSWERS = {}
+  for i = 1, 16 do ANSWERS[i] = "You said line " .. i end
+
+  it("answers 16 pipelined lines, each once and in order, from a task "
+    .. "server (one write from the client)", function()
+    local l, port = ourserver()
+    net.spawn(function()
+      local c <close> = assert(l:accept())
+      c:settimeout(10)
+      for line in c:lines() do
+        assert(c:write("You said ", line, "\n"))
+      end
+    end)
+    local client = net.spawn(function()
+      local s <close> = assert(net.connect("127.0.0.1", port,
+        { timeout = 10, tls = { cafile = pki.ca } }))
+      local got = pipelined(s)
+      assert(s:shutdown("write"))
+      return got, s:recv()
+    end)
+    net.run()
+    assert.same({ true, ANSWERS, "" }, { client:join() })
+  end)
+
+  it("answers 16 pipelined lines from a server outside tasks (another "
+    .. "process), to a client outside tasks", function()
+    local port = T.free_port()
+    local p = peer(T.lua .. " -e " .. q(("package.path = 'lua/?.lua;"
+      .. "lua/?/init.lua;' .. package.path; package.cpath = '%s/lib/?.so;' "
+      .. ".. package.cpath; local net = require 'netbasics'; "
+      .. "local l = assert(net.listen('127.0.0.1', %d, {tls = {cert = %q, "
+      .. "key = %q}})); local c = assert(l:accept()); c:settimeout(10); "
+      .. "for line in c:lines() do assert(c:write('You said ', line, "
+      .. "'\\n')) end; c:close()"):format(T.build, port, pki.good.cert,
+      pki.good.key)), port)
+    local s = assert(connect(port))
+    assert.same(ANSWERS, pipelined(s))
+    s:close()
+    assert.equal(0, p:wait(10), p:err())
+  end)
+
   it("shutdown(\"write\") sends close_notify and keeps reading; "
     .. "\"both\" stops reading too", function()
     local l, port = ourserver()
