@@ -90,6 +90,44 @@ local function realpath(p)
   return run_ok("realpath -m " .. q(p)).out:match("[^\n]+")
 end
 
+-- TLS from an installed tree, in stock lua5.4 (arg 1: a folder for the
+-- files): a throwaway certificate from netbasics.tls, a TLS listener
+-- with it, a client that pins it; prints where netbasics.tls was found,
+-- what tlsinfo says and the line that came back
+local TLS_PROBE = [[
+  local net = require "netbasics"
+  local tls = require "netbasics.tls"
+  local dir = arg[1]
+  local c = assert(tls.selfsigned{ name = "localhost", ip = { "127.0.0.1" } })
+  local function put(name, text)
+    local f = assert(io.open(dir .. "/" .. name, "w"))
+    assert(f:write(text))
+    assert(f:close())
+  end
+  put("cert.pem", c.cert)
+  put("key.pem", c.key)
+  local l = assert(net.listen("127.0.0.1", 0, { tls = {
+    cert = dir .. "/cert.pem", key = dir .. "/key.pem" } }))
+  local _, port = l:getsockname()
+  net.spawn(function()
+    local s <close> = assert(l:accept())
+    s:settimeout(10)
+    assert(s:write("over TLS: ", assert(s:recvline()), "\n"))
+  end)
+  local client = net.spawn(function()
+    local s <close> = assert(net.connect("127.0.0.1", port, { timeout = 10,
+      tls = { pin = c.pin } }))
+    assert(s:write("hello\n"))
+    local info = s:tlsinfo()
+    return info.version, tostring(info.verified), info.chain[1].pin == c.pin,
+      s:recvline()
+  end)
+  net.run()
+  local _, version, verified, pinned, line = client:join()
+  print(package.searchpath("netbasics.tls", package.cpath))
+  print(version, verified, pinned, line)
+]]
+
 local tmp = T.tmpdir()
 teardown(function() T.rmtree(tmp) end)
 
@@ -116,7 +154,8 @@ describe("luarocks make", function()
     local have = {}
     for _, f in ipairs(files_under(tree)) do have[f] = true end
     local want = { "./bin/netbasics", "./lib/lua/5.4/netbasics/core.so",
-                   "./lib/lua/5.4/netbasics/curl.so" }
+                   "./lib/lua/5.4/netbasics/curl.so",
+                   "./lib/lua/5.4/netbasics/tls.so" }
     for _, f in ipairs(makevar("LUA_SRC")) do
       want[#want + 1] = "./share/lua/5.4/" .. f:gsub("^lua/", "")
     end
@@ -199,6 +238,7 @@ describe("make install", function()
     local want = { "./usr/local/bin/netbasics",
                    "./usr/local/lib/lua/5.4/netbasics/core.so",
                    "./usr/local/lib/lua/5.4/netbasics/curl.so",
+                   "./usr/local/lib/lua/5.4/netbasics/tls.so",
                    "./usr/local/share/man/man1/netbasics.1",
                    "./usr/local/share/doc/netbasics/README.md",
                    "./usr/local/share/doc/netbasics/api/README.md" }
@@ -246,6 +286,19 @@ describe("make install", function()
       words(r.out))
   end)
 
+  it("installs netbasics.tls: stock lua5.4 connects with tls from PREFIX "
+    .. "(a throwaway certificate, a pin)", function()
+    local d = tmp .. "/tls-probe"
+    run_ok("mkdir -p " .. q(d))
+    T.writefile(d .. "/probe.lua", TLS_PROBE)
+    local r = run_ok(string.format("cd / && LUA_PATH=%s LUA_CPATH=%s lua5.4 "
+      .. "%s %s", q(prefix .. "/share/lua/5.4/?.lua;" .. prefix
+      .. "/share/lua/5.4/?/init.lua"), q(prefix .. "/lib/lua/5.4/?.so"),
+      q(d .. "/probe.lua"), q(d)))
+    assert.equal(prefix .. "/lib/lua/5.4/netbasics/tls.so\n"
+      .. "TLSv1.3\ttrue\ttrue\tover TLS: hello\n", r.out)
+  end)
+
   it("works with the README's LUA_PATH_5_4 and LUA_CPATH_5_4 lines for "
     .. "PREFIX=DIR", function()
     local readme = assert(T.slurp(src .. "/README.md"))
@@ -273,8 +326,10 @@ describe("make install", function()
 
   it("is removed by make uninstall, leaving no file and no folder of its "
     .. "own", function()
+    assert.is_not_nil(T.slurp(prefix .. "/lib/lua/5.4/netbasics/tls.so"))
     run_ok("cd " .. q(src) .. " && make uninstall DESTDIR=" .. q(stage)
       .. " PREFIX=/usr/local")
+    assert.is_nil(T.slurp(prefix .. "/lib/lua/5.4/netbasics/tls.so"))
     assert.same({}, files_under(stage))
     local r = run_ok("cd " .. q(stage) .. " && find . -name '*netbasics*'")
     assert.equal("", r.out)
