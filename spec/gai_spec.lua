@@ -97,6 +97,27 @@ local function show(t, err, code)
 end
 ]]
 
+-- Lua for the host: each of `names` asked outside a task, then in one;
+-- prints "name|system's||task's" for net.getaddrinfo, then net.resolve
+local function both_ways(names)
+  return SHOW .. [[
+for _, name in ipairs({ ]] .. "'" .. table.concat(names, "', '") .. "'"
+    .. [[ }) do
+  local sys_a = show(net.getaddrinfo(name, 80))
+  local sys_r = show(net.resolve(name))
+  local task_a, task_r
+  net.spawn(function()
+    assert(net.current())
+    task_a = show(net.getaddrinfo(name, 80))
+    task_r = show(net.resolve(name))
+  end)
+  net.run()
+  print(name .. "|" .. sys_a .. "||" .. task_a)
+  print(name .. "|" .. sys_r .. "||" .. task_r)
+end
+]]
+end
+
 describe("names in tasks", function()
   if not root then
     it("needs root to make mount and network namespaces", function()
@@ -111,22 +132,7 @@ describe("names in tasks", function()
       local names = { "localhost", "hostsonly.test", "dual.test", "short",
         "peer.test", "both.test", "nosuch.test", "txtonly.test",
         "servfail.bad.test", "silent.bad.test" }
-      local out = in_world("timeout:1 attempts:1", SHOW .. [[
-for _, name in ipairs({ ]] .. "'" .. table.concat(names, "', '") .. "'"
-        .. [[ }) do
-  local sys_a = show(net.getaddrinfo(name, 80))
-  local sys_r = show(net.resolve(name))
-  local task_a, task_r
-  net.spawn(function()
-    assert(net.current())
-    task_a = show(net.getaddrinfo(name, 80))
-    task_r = show(net.resolve(name))
-  end)
-  net.run()
-  print(name .. "|" .. sys_a .. "||" .. task_a)
-  print(name .. "|" .. sys_r .. "||" .. task_r)
-end
-]])
+      local out = in_world("timeout:1 attempts:1", both_ways(names))
       local seen = {}
       for line in out:gmatch("[^\n]+") do
         local name, sys, task = line:match("^([^|]*)|(.*)||(.*)$")
@@ -335,21 +341,7 @@ for i, name in ipairs(mine) do print(name .. "||" .. sys[i] .. "||" .. task[i]) 
         "2001:db8:1:0:8000::1 far.example", "", }, "\n")
       local names = { "both.example", "v4first.example", "loop.example",
         "near.example", "far.example" }
-      local code = SHOW .. [[
-for _, name in ipairs({ ]] .. "'" .. table.concat(names, "', '") .. "'"
-        .. [[ }) do
-  local sys_a = show(net.getaddrinfo(name, 80))
-  local sys_r = show(net.resolve(name))
-  local task_a, task_r
-  net.spawn(function()
-    task_a = show(net.getaddrinfo(name, 80))
-    task_r = show(net.resolve(name))
-  end)
-  net.run()
-  print(name .. "|" .. sys_a .. "||" .. task_a)
-  print(name .. "|" .. sys_r .. "||" .. task_r)
-end
-]]
+      local code = both_ways(names)
       -- first with only loopback, then with sources for some of them
       local outs = { in_world("timeout:1 attempts:1", code, { hosts = hosts }),
         in_world("timeout:1 attempts:1", code, { hosts = hosts, setup =
