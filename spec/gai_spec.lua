@@ -4,7 +4,9 @@
 -- namespace of its own (unshare -m -n, as root) with a private /etc/hosts
 -- and /etc/resolv.conf bind-mounted over the system's, pointing at a
 -- dnsmasq on 127.0.0.1:53 that forwards bad.test to fakedns.py (silent
--- and SERVFAIL answers). Orders of completion are asserted, never times.
+-- and SERVFAIL answers), or at searchdns.py, whose answer for each name
+-- of the search list is spelled in the name. Orders of completion are
+-- asserted, never times.
 local T = require "nbtest"
 local W = require "dnsworld"
 
