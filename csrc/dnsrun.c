@@ -12,6 +12,7 @@
 #include <sys/random.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -103,21 +104,10 @@ static void sock_state(void *data, ares_socket_t fd, int readable,
   if (!readable && !writable && r->closed != NULL) r->closed((int)fd);
 }
 
-int nb_dns_pending(dns_run *r, struct pollfd *pfd, int *nfds, int *ms) {
-  ares_channel ch = (ares_channel)r->ch;
+/* the descriptors c-ares waits on, into pfd; how many */
+static int channel_fds(ares_channel ch, struct pollfd *pfd) {
   ares_socket_t socks[ARES_GETSOCK_MAXNUM];
-  struct timeval maxtv, tv, *tvp;
-  long long left;
-  int bits, i;
-  *nfds = 0;
-  if (ch == NULL || r->outcome != RUN_DONE) return 0;
-  if (all_done(r, r->from)) return 0;
-  left = r->deadline - nb_now_ms();
-  if (left <= 0) {
-    r->outcome = RUN_TIMEOUT;
-    return 0;
-  }
-  bits = ares_getsock(ch, socks, ARES_GETSOCK_MAXNUM);
+  int bits = ares_getsock(ch, socks, ARES_GETSOCK_MAXNUM), i, n = 0;
   for (i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
     short ev = 0;
     /* c-ares' ARES_GETSOCK_WRITABLE shifts an int 1 into its sign bit
@@ -125,20 +115,26 @@ int nb_dns_pending(dns_run *r, struct pollfd *pfd, int *nfds, int *ms) {
     if ((unsigned)bits & (1u << i)) ev |= POLLIN;
     if ((unsigned)bits & (1u << (i + ARES_GETSOCK_MAXNUM))) ev |= POLLOUT;
     if (ev == 0) continue;
-    pfd[*nfds].fd = socks[i];
-    pfd[*nfds].events = ev;
-    pfd[*nfds].revents = 0;
-    (*nfds)++;
+    pfd[n].fd = socks[i];
+    pfd[n].events = ev;
+    pfd[n].revents = 0;
+    n++;
   }
+  return n;
+}
+
+/* how long c-ares may wait, at most `left` ms */
+static int channel_ms(ares_channel ch, long long left) {
+  struct timeval maxtv, tv, *tvp;
   maxtv.tv_sec = (time_t)(left / 1000);
   maxtv.tv_usec = (suseconds_t)(left % 1000 * 1000);
   tvp = ares_timeout(ch, &maxtv, &tv);
-  *ms = (int)(tvp->tv_sec * 1000 + (tvp->tv_usec + 999) / 1000);
-  return 1;
+  return (int)(tvp->tv_sec * 1000 + (tvp->tv_usec + 999) / 1000);
 }
 
-void nb_dns_process(dns_run *r, const struct pollfd *pfd, int nfds) {
-  ares_channel ch = (ares_channel)r->ch;
+/* poll's revents to c-ares; none: only its timers */
+static void channel_process(ares_channel ch, const struct pollfd *pfd,
+                            int nfds) {
   int i, any = 0;
   for (i = 0; i < nfds; i++) {
     short rev = pfd[i].revents;
@@ -151,6 +147,38 @@ void nb_dns_process(dns_run *r, const struct pollfd *pfd, int nfds) {
     }
   }
   if (!any) ares_process_fd(ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+}
+
+/* c-ares' memory from ours (netbasics.h), once */
+static int library_ready(void) {
+  static int ready = 0;
+  if (!ready) {
+    int st = ares_library_init_mem(ARES_LIB_INIT_ALL, nb_malloc, free,
+                                   nb_realloc);
+    if (st != ARES_SUCCESS) return st;
+    ready = 1;
+  }
+  return ARES_SUCCESS;
+}
+
+int nb_dns_pending(dns_run *r, struct pollfd *pfd, int *nfds, int *ms) {
+  ares_channel ch = (ares_channel)r->ch;
+  long long left;
+  *nfds = 0;
+  if (ch == NULL || r->outcome != RUN_DONE) return 0;
+  if (all_done(r, r->from)) return 0;
+  left = r->deadline - nb_now_ms();
+  if (left <= 0) {
+    r->outcome = RUN_TIMEOUT;
+    return 0;
+  }
+  *nfds = channel_fds(ch, pfd);
+  *ms = channel_ms(ch, left);
+  return 1;
+}
+
+void nb_dns_process(dns_run *r, const struct pollfd *pfd, int nfds) {
+  channel_process((ares_channel)r->ch, pfd, nfds);
 }
 
 /* the event loop: until every question is answered or the deadline */
@@ -177,18 +205,12 @@ int nb_dns_start(dns_run *r, int from, void (*closed)(int fd)) {
   struct ares_options o;
   int mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES
              | ARES_OPT_SOCK_STATE_CB;
-  int i, st;
-  static int ares_ready = 0;
-  if (!ares_ready) {  /* c-ares' memory from ours (netbasics.h) */
-    st = ares_library_init_mem(ARES_LIB_INIT_ALL, nb_malloc, free,
-                               nb_realloc);
-    if (st != ARES_SUCCESS) {
-      r->outcome = RUN_ESETUP;
-      r->setup_status = st;
-      r->ch = NULL;
-      return -1;
-    }
-    ares_ready = 1;
+  int i, st = library_ready();
+  if (st != ARES_SUCCESS) {
+    r->outcome = RUN_ESETUP;
+    r->setup_status = st;
+    r->ch = NULL;
+    return -1;
   }
   memset(&o, 0, sizeof o);
   /* NOCHECKRESP: let SERVFAIL and REFUSED reach us, as nslookup shows */
@@ -457,38 +479,163 @@ static void system_order(dns_gai *g) {
   }
 }
 
-/* c-ares' answer, also from ares_destroy: copied into g, no Lua */
-static void on_addrinfo(void *arg, int status, int timeouts,
-                        struct ares_addrinfo *res) {
-  dns_gai *g = (dns_gai *)arg;
+/* the addresses of one answer, added to g's (no duplicates) */
+static void collect(dns_gai *g, const struct ares_addrinfo *res) {
   struct ares_addrinfo_node *ai;
-  (void)timeouts;
-  if (!g->done) {
-    g->done = 1;
-    g->status = status;
-    for (ai = res ? res->nodes : NULL; ai && g->n < NB_GAI_MAX;
-         ai = ai->ai_next) {
-      unsigned char a[16];
-      int k, dup = 0;
-      if (ai->ai_family == AF_INET)
-        memcpy(a, &((struct sockaddr_in *)(void *)ai->ai_addr)->sin_addr, 4);
-      else if (ai->ai_family == AF_INET6)
-        memcpy(a, &((struct sockaddr_in6 *)(void *)ai->ai_addr)->sin6_addr,
-               16);
-      else
-        continue;
-      for (k = 0; k < g->n && !dup; k++)
-        dup = g->addr[k].family == ai->ai_family
-              && memcmp(g->addr[k].a, a, ai->ai_family == AF_INET ? 4 : 16)
-                 == 0;
-      if (dup) continue;
-      g->addr[g->n].family = ai->ai_family;
-      memcpy(g->addr[g->n].a, a, 16);
-      g->n++;
-    }
-    if (status == ARES_SUCCESS && g->n == 0) g->status = ARES_ENODATA;
-    system_order(g);
+  for (ai = res ? res->nodes : NULL; ai && g->n < NB_GAI_MAX;
+       ai = ai->ai_next) {
+    unsigned char a[16];
+    int k, dup = 0;
+    if (ai->ai_family == AF_INET)
+      memcpy(a, &((struct sockaddr_in *)(void *)ai->ai_addr)->sin_addr, 4);
+    else if (ai->ai_family == AF_INET6)
+      memcpy(a, &((struct sockaddr_in6 *)(void *)ai->ai_addr)->sin6_addr,
+             16);
+    else
+      continue;
+    for (k = 0; k < g->n && !dup; k++)
+      dup = g->addr[k].family == ai->ai_family
+            && memcmp(g->addr[k].a, a, ai->ai_family == AF_INET ? 4 : 16)
+               == 0;
+    if (dup) continue;
+    g->addr[g->n].family = ai->ai_family;
+    memcpy(g->addr[g->n].a, a, 16);
+    g->n++;
   }
+}
+
+/* the walk's names: as given (first, or last), each with a suffix */
+enum { GAI_AS_IS_FIRST, GAI_SUFFIX, GAI_AS_IS_LAST };
+
+static void add_name(dns_gai *g, const char *name, const char *suffix,
+                     int role) {
+  size_t n = strlen(name), m = suffix == NULL ? 0 : strlen(suffix) + 1;
+  char *to = g->names[g->nnames];
+  if (g->nnames >= NB_GAI_NAMES || n + m >= 256)
+    return;  /* too long to ask: not a name */
+  memmove(to, name, n);
+  if (suffix != NULL) {
+    to[n] = '.';
+    memmove(to + n + 1, suffix, m - 1);
+  }
+  to[n + m] = '\0';
+  g->role[g->nnames++] = (unsigned char)role;
+}
+
+/*
+** ** The names to ask, as glibc's res_search: the name as given first
+** when it has at least ndots dots (or ends in one); then, unless it ends
+** in a dot, the name with each suffix of the search list; then the name
+** as given if not asked yet and no suffix was the root.
+*/
+static void plan_walk(dns_gai *g, char **domains, int ndomains, int ndots) {
+  const char *name = g->name;
+  size_t len = strlen(name), i;
+  int dots = 0, trailing = len > 0 && name[len - 1] == '.', as_is = 0,
+      root = 0, k;
+  for (i = 0; i < len; i++) dots += name[i] == '.';
+  g->nnames = 0;
+  if (dots >= ndots || trailing) {
+    add_name(g, name, NULL, GAI_AS_IS_FIRST);
+    as_is = 1;
+  }
+  if (!trailing)
+    for (k = 0; k < ndomains; k++) {
+      const char *d = domains[k];
+      if (d[0] == '.') d++;
+      if (d[0] == '\0') {
+        root = 1;
+        add_name(g, name, "", GAI_SUFFIX);  /* "name." */
+      } else {
+        add_name(g, name, d, GAI_SUFFIX);
+      }
+    }
+  if (!as_is && !root) add_name(g, name, NULL, GAI_AS_IS_LAST);
+}
+
+static void on_step(void *arg, int status, int timeouts,
+                    struct ares_addrinfo *res);
+
+static void ask_step(dns_gai *g) {
+  struct ares_addrinfo_hints hints;
+  g->rcode = -1;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = g->family;
+  hints.ai_socktype = SOCK_STREAM;  /* each address once */
+  hints.ai_flags = ARES_AI_NOSORT;  /* system_order sorts */
+  ares_getaddrinfo((ares_channel)g->ch, g->names[g->step], NULL, &hints,
+                   on_step, g);
+}
+
+static void walk_over(dns_gai *g, int status) {
+  g->done = 1;
+  g->status = status;
+  if (status == ARES_SUCCESS) system_order(g);
+}
+
+/*
+** ** One name's answer (also from ares_destroy): no Lua. As glibc's
+** res_search: addresses end the walk; after a suffix's NXDOMAIN, NODATA
+** or SERVFAIL the next suffix is asked; after anything else (REFUSED, no
+** answer) the suffixes stop, but the name as given is still asked last.
+** (glibc ends it all when no server can be reached; here that goes on
+** as REFUSED does: the name as given then fails the same way.) When no
+** name has an
+** address: the answer of the name as given if it was asked first, else
+** NODATA if a name had one, else SERVFAIL if one had one, else the last
+** answer.
+*/
+static void on_step(void *arg, int status, int timeouts,
+                    struct ares_addrinfo *res) {
+  dns_gai *g = (dns_gai *)arg;
+  int role;
+  (void)timeouts;
+  if (g->done) {
+    if (res != NULL) ares_freeaddrinfo(res);
+    return;
+  }
+  if (status == ARES_SUCCESS) collect(g, res);
+  if (res != NULL) ares_freeaddrinfo(res);
+  if (g->n > 0) {
+    walk_over(g, ARES_SUCCESS);
+    return;
+  }
+  if (status == ARES_SUCCESS) status = ARES_ENODATA;
+  if (status == ARES_ECONNREFUSED && g->rcode == 2) status = ARES_ESERVFAIL;
+  if (status == ARES_ECONNREFUSED && g->rcode == 5) status = ARES_EREFUSED;
+  if (status == ARES_EDESTRUCTION || status == ARES_ENOMEM) {
+    walk_over(g, status);
+    return;
+  }
+  role = g->role[g->step];
+  g->last = status;
+  if (role == GAI_AS_IS_FIRST) {
+    g->saved = status;
+  } else if (role == GAI_SUFFIX) {
+    if (status == ARES_ENODATA) g->got_nodata = 1;
+    else if (status == ARES_ESERVFAIL) g->got_servfail = 1;
+    else if (status != ARES_ENOTFOUND)  /* the suffixes stop here */
+      while (g->step + 1 < g->nnames && g->role[g->step + 1] == GAI_SUFFIX)
+        g->step++;
+  }
+  if (++g->step < g->nnames) {
+    ask_step(g);
+    return;
+  }
+  if (g->saved >= 0) status = g->saved;
+  else if (g->got_nodata) status = ARES_ENODATA;
+  else if (g->got_servfail) status = ARES_ESERVFAIL;
+  else status = g->last;
+  walk_over(g, status);
+}
+
+/* the hosts file's answer, given at once */
+static void on_file(void *arg, int status, int timeouts,
+                    struct ares_addrinfo *res) {
+  dns_gai *g = (dns_gai *)arg;
+  (void)timeouts;
+  if (status == ARES_SUCCESS) collect(g, res);
+  else g->status = status;
   if (res != NULL) ares_freeaddrinfo(res);
 }
 
@@ -529,98 +676,157 @@ static void system_limits(int *timeout_ms, int *tries) {
   *tries = attempts;
 }
 
+/*
+** ** c-ares 1.18 ends a lookup whose server answered SERVFAIL or REFUSED
+** with ARES_ECONNREFUSED, as when nothing answered at all; glibc's walk
+** goes on after a SERVFAIL, not after a REFUSED. So the channel's
+** sockets are ours, and an answer's rcode is seen as it arrives.
+*/
+/* c-ares 1.18 leaves a socket of ours as it is made: non-blocking here */
+static ares_socket_t gai_socket(int domain, int type, int proto, void *u) {
+  (void)u;
+  return socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
+}
+
+static int gai_close(ares_socket_t fd, void *u) {
+  (void)u;
+  return close(fd);
+}
+
+static int gai_connect(ares_socket_t fd, const struct sockaddr *a,
+                       ares_socklen_t len, void *u) {
+  (void)u;
+  return connect(fd, a, len);
+}
+
+static ares_ssize_t gai_recvfrom(ares_socket_t fd, void *buf, size_t len,
+                                 int flags, struct sockaddr *from,
+                                 ares_socklen_t *fromlen, void *u) {
+  ssize_t n = from != NULL ? recvfrom(fd, buf, len, flags, from, fromlen)
+                           : recv(fd, buf, len, flags);
+  if (n >= 4 && from != NULL)  /* a whole answer (UDP): its rcode */
+    ((dns_gai *)u)->rcode = ((unsigned char *)buf)[3] & 0xf;
+  return n;
+}
+
+static ares_ssize_t gai_sendv(ares_socket_t fd, const struct iovec *v,
+                              int n, void *u) {
+  (void)u;
+  return writev(fd, v, n);
+}
+
+static const struct ares_socket_functions GAI_SOCKETS = {
+  gai_socket, gai_close, gai_connect, gai_recvfrom, gai_sendv
+};
+
+/* a channel of the system's resolv.conf, looking up only in `lookups` */
+static int open_channel(ares_channel *ch, dns_gai *g, const char *lookups,
+                        int nodomains) {
+  struct ares_options o;
+  int mask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES
+             | ARES_OPT_LOOKUPS;
+  memset(&o, 0, sizeof o);
+  o.sock_state_cb = gai_sock_state;
+  o.sock_state_cb_data = g;
+  o.lookups = (char *)(uintptr_t)lookups;
+  system_limits(&o.timeout, &o.tries);
+  if (nodomains) {  /* the walk is ours: c-ares asks each name as is */
+    mask |= ARES_OPT_DOMAINS;
+    o.domains = NULL;
+    o.ndomains = 0;
+  }
+  return ares_init_options(ch, &o, mask);
+}
+
+/*
+** ** The hosts file first (c-ares answers it at once), then, if the name
+** is not there, the walk of the search list: resolv.conf's search list
+** and ndots as c-ares reads them, and a channel of our own that asks
+** each name as it is, with DNS only.
+*/
 int nb_gai_start(dns_gai *g, void (*closed)(int fd)) {
   ares_channel ch;
-  struct ares_options o;
   struct ares_addrinfo_hints hints;
-  int st;
-  static int ares_ready = 0;
+  struct ares_options o;
+  int st = library_ready(), mask = 0;
   g->ch = NULL;
   g->done = 0;
   g->n = 0;
   g->status = ARES_SUCCESS;
-  if (!ares_ready) {  /* as nb_dns_start: c-ares' memory from ours */
-    st = ares_library_init_mem(ARES_LIB_INIT_ALL, nb_malloc, free,
-                               nb_realloc);
-    if (st != ARES_SUCCESS) {
-      g->status = st;
-      return -1;
-    }
-    ares_ready = 1;
-  }
-  memset(&o, 0, sizeof o);
-  o.sock_state_cb = gai_sock_state;
-  o.sock_state_cb_data = g;
-  system_limits(&o.timeout, &o.tries);
+  g->nnames = g->step = 0;
+  g->saved = -1;
+  g->got_nodata = g->got_servfail = 0;
+  g->last = ARES_ENOTFOUND;
   g->closed = closed;
-  /* everything else as the system has it: resolv.conf's servers, search
-  ** list and ndots, the hosts file */
-  st = ares_init_options(&ch, &o, ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS
-                         | ARES_OPT_TRIES);
+  if (st != ARES_SUCCESS) {
+    g->status = st;
+    return -1;
+  }
+  st = open_channel(&ch, g, "f", 0);
   if (st != ARES_SUCCESS) {
     g->status = st;
     return -1;
   }
   memset(&hints, 0, sizeof hints);
   hints.ai_family = g->family;
-  hints.ai_socktype = SOCK_STREAM;  /* each address once */
-  hints.ai_flags = ARES_AI_NOSORT;  /* system_order sorts */
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = ARES_AI_NOSORT;
+  /* not there: c-ares 1.18 says ARES_ENOTFOUND, or ARES_ECONNREFUSED
+  ** (no lookup left); only a lack of memory is a failure */
+  ares_getaddrinfo(ch, g->name, NULL, &hints, on_file, g);
+  if (g->n > 0 || g->status == ARES_ENOMEM) {
+    ares_destroy(ch);
+    walk_over(g, g->n > 0 ? ARES_SUCCESS : g->status);
+    return g->n > 0 ? 0 : -1;
+  }
+  memset(&o, 0, sizeof o);
+  st = ares_save_options(ch, &o, &mask);
+  if (st == ARES_SUCCESS) {
+    plan_walk(g, o.domains, (mask & ARES_OPT_DOMAINS) ? o.ndomains : 0,
+              (mask & ARES_OPT_NDOTS) ? o.ndots : 1);
+    ares_destroy_options(&o);
+  }
+  ares_destroy(ch);
+  if (st != ARES_SUCCESS) {
+    g->status = st;
+    return -1;
+  }
+  if (g->nnames == 0) {  /* every form too long to ask */
+    walk_over(g, ARES_EBADNAME);
+    return 0;
+  }
+  g->status = ARES_SUCCESS;
+  st = open_channel(&ch, g, "b", 1);
+  if (st != ARES_SUCCESS) {
+    g->status = st;
+    return -1;
+  }
+  ares_set_socket_functions(ch, &GAI_SOCKETS, g);
   g->ch = ch;
-  ares_getaddrinfo(ch, g->name, NULL, &hints, on_addrinfo, g);
+  ask_step(g);
   return 0;
 }
 
 int nb_gai_pending(dns_gai *g, struct pollfd *pfd, int *nfds, int *ms) {
   ares_channel ch = (ares_channel)g->ch;
-  ares_socket_t socks[ARES_GETSOCK_MAXNUM];
-  struct timeval maxtv, tv, *tvp;
-  int bits, i;
+  long long left = 3600 * 1000;
   *nfds = 0;
   if (ch == NULL || g->done) return 0;
   if (g->deadline >= 0) {
-    long long left = g->deadline - nb_now_ms();
+    left = g->deadline - nb_now_ms();
     if (left <= 0) {
       g->done = 1;
       g->status = ARES_ETIMEOUT;
       return 0;
     }
-    maxtv.tv_sec = (time_t)(left / 1000);
-    maxtv.tv_usec = (suseconds_t)(left % 1000 * 1000);
-  } else {
-    maxtv.tv_sec = 3600;
-    maxtv.tv_usec = 0;
   }
-  bits = ares_getsock(ch, socks, ARES_GETSOCK_MAXNUM);
-  for (i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
-    short ev = 0;
-    /* the bits tested here, as nb_dns_pending does */
-    if ((unsigned)bits & (1u << i)) ev |= POLLIN;
-    if ((unsigned)bits & (1u << (i + ARES_GETSOCK_MAXNUM))) ev |= POLLOUT;
-    if (ev == 0) continue;
-    pfd[*nfds].fd = socks[i];
-    pfd[*nfds].events = ev;
-    pfd[*nfds].revents = 0;
-    (*nfds)++;
-  }
-  tvp = ares_timeout(ch, &maxtv, &tv);
-  *ms = (int)(tvp->tv_sec * 1000 + (tvp->tv_usec + 999) / 1000);
+  *nfds = channel_fds(ch, pfd);
+  *ms = channel_ms(ch, left);
   return 1;
 }
 
 void nb_gai_process(dns_gai *g, const struct pollfd *pfd, int nfds) {
-  ares_channel ch = (ares_channel)g->ch;
-  int i, any = 0;
-  for (i = 0; i < nfds; i++) {
-    short rev = pfd[i].revents;
-    ares_socket_t rfd = (rev & (POLLIN | POLLERR | POLLHUP))
-                        ? pfd[i].fd : ARES_SOCKET_BAD;
-    ares_socket_t wfd = (rev & POLLOUT) ? pfd[i].fd : ARES_SOCKET_BAD;
-    if (rfd != ARES_SOCKET_BAD || wfd != ARES_SOCKET_BAD) {
-      ares_process_fd(ch, rfd, wfd);
-      any = 1;
-    }
-  }
-  if (!any) ares_process_fd(ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+  channel_process((ares_channel)g->ch, pfd, nfds);
 }
 
 void nb_gai_end(dns_gai *g) {

@@ -81,20 +81,32 @@ void nb_dns_end(dns_run *r);
 ** (0, or -1 with g->status set and no channel), nb_gai_pending says what
 ** to wait for (0 once over: g->status and the addresses set),
 ** nb_gai_process takes poll's revents, nb_gai_end frees the channel.
+** The search list is walked here, one name at a time, with the rules
+** of glibc's res_search (c-ares 1.18's own walk ends at the first
+** SERVFAIL, REFUSED or timeout and forgets a NODATA seen before it).
 */
 #define NB_GAI_MAX 16       /* addresses kept, as getaddrinfo's copy */
+#define NB_GAI_NAMES 16     /* names of a walk: as given, each suffix */
 
 typedef struct dns_gai {
   char name[256];           /* the name asked, checked */
   int family;               /* AF_INET, AF_INET6, or 0: both */
   long long deadline;       /* nb_now_ms(); < 0 none */
-  int done;                 /* the callback ran */
+  int done;                 /* the walk is over */
   int status;               /* ARES_SUCCESS or c-ares' failure */
   int n;                    /* addresses found, in the system's order, no
                                duplicates */
   struct { int family; unsigned char a[16]; } addr[NB_GAI_MAX];
   void *ch;
   void (*closed)(int fd);
+  /* the walk: the names to ask in turn and what each one is */
+  int nnames, step;
+  char names[NB_GAI_NAMES][256];
+  unsigned char role[NB_GAI_NAMES];  /* GAI_AS_IS_FIRST, ... (dnsrun.c) */
+  int saved;                /* the status of the name as given, asked
+                               first; -1: not asked first */
+  int got_nodata, got_servfail, last;
+  int rcode;                /* of the last answer over UDP; -1: none */
 } dns_gai;
 
 int nb_gai_start(dns_gai *g, void (*closed)(int fd));

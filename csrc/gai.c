@@ -4,7 +4,8 @@
 ** DNS server. So net.getaddrinfo (and with it net.connect and
 ** net.listen) and net.resolve, called in a task, ask c-ares'
 ** ares_getaddrinfo instead (dnsrun.c's dns_gai: the hosts file, then DNS
-** as resolv.conf says), and the task waits on the loop for its sockets
+** as resolv.conf says, its search list walked by glibc's rules, one name
+** at a time), and the task waits on the loop for its sockets
 ** and timers while the others run. The results have the form and order
 ** of the system's; a failure has its code and words. Outside tasks the
 ** system's getaddrinfo answers, as before; given a timeout it runs in a

@@ -160,6 +160,11 @@ describe("net.connect races the addresses of a name (Happy Eyeballs)",
         procs = serve(port, { V4 })  -- nothing on IPv6: a reset
         assert.equal("connect " .. V4 .. "\nsleeper\n",
           in_b(race_code(port, "{ timeout = 30, attempt_delay = 8 }", 3)))
+        -- outside a task, on poll(): a 4 s timeout would end the connect
+        -- before an 8 s delay let IPv4 start
+        assert.equal(V4 .. "\n", in_b(string.format("print((assert("
+          .. "net.connect('dual.he', %d, { timeout = 4, attempt_delay = 8 }"
+          .. ")):getpeername()))", port)))
       end)
 
     it("all fail: the message names every address and why", function()
@@ -168,6 +173,11 @@ describe("net.connect races the addresses of a name (Happy Eyeballs)",
         .. "port %d: [%s]:%d connection refused; %s:%d connection refused\n"
         .. "sleeper\n", port, V6, port, V4, port),
         in_b(race_code(port, "10", 3)))
+      -- outside a task: the same message
+      assert.equal(string.format("nil\tconnect to dual.he port %d: [%s]:%d "
+        .. "connection refused; %s:%d connection refused\trefused\n", port,
+        V6, port, V4, port), in_b(string.format(
+        "print(net.connect('dual.he', %d, 10))", port)))
       -- both silent: one timeout bounds the whole connect
       silence(V6, true)
       silence(V4, false)
@@ -175,6 +185,11 @@ describe("net.connect races the addresses of a name (Happy Eyeballs)",
         .. "port %d: [%s]:%d timed out; %s:%d timed out\nsleeper\n", port, V6,
         port, V4, port), in_b(race_code(port,
         "{ timeout = 1, attempt_delay = 0.25 }", 3)))
+      -- outside a task, on poll(): the same
+      assert.equal(string.format("nil\tconnect to dual.he port %d: [%s]:%d "
+        .. "timed out; %s:%d timed out\ttimeout\n", port, V6, port, V4,
+        port), in_b(string.format("print(net.connect('dual.he', %d, "
+        .. "{ timeout = 1, attempt_delay = 0.25 }))", port)))
       -- and net.deadline as well, outside a task
       assert.equal("nil\ttimeout\n", in_b(string.format([[
 local c, err, code = net.deadline(1, net.connect, 'dual.he', %d)

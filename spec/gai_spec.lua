@@ -4,7 +4,9 @@
 -- namespace of its own (unshare -m -n, as root) with a private /etc/hosts
 -- and /etc/resolv.conf bind-mounted over the system's, pointing at a
 -- dnsmasq on 127.0.0.1:53 that forwards bad.test to fakedns.py (silent
--- and SERVFAIL answers). Orders of completion are asserted, never times.
+-- and SERVFAIL answers), or at searchdns.py, whose answer for each name
+-- of the search list is spelled in the name. Orders of completion are
+-- asserted, never times.
 local T = require "nbtest"
 local W = require "dnsworld"
 
@@ -23,11 +25,32 @@ local RECORDS = {
   "--server=/bad.test/127.0.0.1#5353",
 }
 
+-- the DNS servers of a world: dnsmasq with RECORDS on 127.0.0.1:53 and
+-- fakedns.py on 5353; or (world.dns "search") searchdns.py alone on 53
+local function servers(world, log)
+  if world.dns == "search" then
+    return { "python3 " .. T.shquote(T.root .. "/spec/support/searchdns.py")
+      .. " 53 >" .. log .. " 2>&1 &", "P1=$!", "P2=",
+      "trap 'kill $P1 2>/dev/null' EXIT",
+      "i=0; until ss -Hnul | grep -q '127.0.0.1:53 '; do" }
+  end
+  return { W.dnsmasq_cmd("127.0.0.1", 53, RECORDS) .. " >" .. log
+      .. " 2>&1 &", "P1=$!",
+    "python3 " .. T.shquote(T.root .. "/spec/support/fakedns.py")
+      .. " 5353 >/dev/null 2>&1 &",
+    "P2=$!",
+    "trap 'kill $P1 $P2 2>/dev/null' EXIT",
+    "i=0; until ss -Hnul | grep -q '127.0.0.1:53 '"
+      .. " && ss -Hnul | grep -q '127.0.0.1:5353 '; do" }
+end
+
 -- runs the Lua chunk `code` in the host inside a fresh mount and network
 -- namespace whose resolv.conf has `options` (timeout, attempts); returns
 -- its standard output (the run must succeed). `world` may change the
--- hosts file (hosts), the search list and ndots (search, ndots), and add
--- shell lines run first (setup: addresses on lo)
+-- hosts file (hosts), the search list and ndots (search, ndots), the
+-- servers (dns: see servers), add shell lines run first (setup:
+-- addresses on lo), and run the host `jobs` times at once, the k-th with
+-- the argument k (the outputs in that order)
 local function in_world(options, code, world)
   world = world or {}
   local d = T.tmpdir()
@@ -42,16 +65,18 @@ local function in_world(options, code, world)
     world.setup or ":",
     "mount --bind " .. d .. "/hosts /etc/hosts || exit 91",
     "mount --bind " .. d .. "/resolv.conf /etc/resolv.conf || exit 92",
-    W.dnsmasq_cmd("127.0.0.1", 53, RECORDS) .. " >" .. d .. "/dns.log 2>&1 &",
-    "P1=$!",
-    "python3 " .. T.shquote(T.root .. "/spec/support/fakedns.py")
-      .. " 5353 >/dev/null 2>&1 &",
-    "P2=$!",
-    "trap 'kill $P1 $P2 2>/dev/null' EXIT",
-    "i=0; until ss -Hnul | grep -q '127.0.0.1:53 '"
-      .. " && ss -Hnul | grep -q '127.0.0.1:5353 '; do",
+    table.concat(servers(world, d .. "/dns.log"), "\n"),
     "  i=$((i+1)); [ $i -lt 400 ] || exit 93; sleep 0.05; done",
-    T.hostcmd() .. " " .. d .. "/code.lua",
+    world.jobs and table.concat((function()
+      local run, wait = {}, {}
+      for k = 1, world.jobs do
+        run[k] = T.hostcmd() .. " " .. d .. "/code.lua " .. k .. " >" .. d
+          .. "/out" .. k .. " & J" .. k .. "=$!"
+        wait[k] = "wait $J" .. k .. " || exit 95; cat " .. d .. "/out" .. k
+      end
+      return { table.concat(run, "\n"), table.concat(wait, "\n") }
+    end)(), "\n")
+      or T.hostcmd() .. " " .. d .. "/code.lua",
   }, "\n")
   local r = T.run("unshare -m -n sh -c " .. T.shquote(script))
   assert(r.code == 0, "exit " .. tostring(r.code) .. ": " .. (r.err or "")
@@ -74,6 +99,27 @@ local function show(t, err, code)
 end
 ]]
 
+-- Lua for the host: each of `names` asked outside a task, then in one;
+-- prints "name|system's||task's" for net.getaddrinfo, then net.resolve
+local function both_ways(names)
+  return SHOW .. [[
+for _, name in ipairs({ ]] .. "'" .. table.concat(names, "', '") .. "'"
+    .. [[ }) do
+  local sys_a = show(net.getaddrinfo(name, 80))
+  local sys_r = show(net.resolve(name))
+  local task_a, task_r
+  net.spawn(function()
+    assert(net.current())
+    task_a = show(net.getaddrinfo(name, 80))
+    task_r = show(net.resolve(name))
+  end)
+  net.run()
+  print(name .. "|" .. sys_a .. "||" .. task_a)
+  print(name .. "|" .. sys_r .. "||" .. task_r)
+end
+]]
+end
+
 describe("names in tasks", function()
   if not root then
     it("needs root to make mount and network namespaces", function()
@@ -88,22 +134,7 @@ describe("names in tasks", function()
       local names = { "localhost", "hostsonly.test", "dual.test", "short",
         "peer.test", "both.test", "nosuch.test", "txtonly.test",
         "servfail.bad.test", "silent.bad.test" }
-      local out = in_world("timeout:1 attempts:1", SHOW .. [[
-for _, name in ipairs({ ]] .. "'" .. table.concat(names, "', '") .. "'"
-        .. [[ }) do
-  local sys_a = show(net.getaddrinfo(name, 80))
-  local sys_r = show(net.resolve(name))
-  local task_a, task_r
-  net.spawn(function()
-    assert(net.current())
-    task_a = show(net.getaddrinfo(name, 80))
-    task_r = show(net.resolve(name))
-  end)
-  net.run()
-  print(name .. "|" .. sys_a .. "||" .. task_a)
-  print(name .. "|" .. sys_r .. "||" .. task_r)
-end
-]])
+      local out = in_world("timeout:1 attempts:1", both_ways(names))
       local seen = {}
       for line in out:gmatch("[^\n]+") do
         local name, sys, task = line:match("^([^|]*)|(.*)||(.*)$")
@@ -140,6 +171,162 @@ end
       }, seen)
     end)
 
+  -- searchdns.py answers each name of the search list "s1.test s2.test"
+  -- as the name spells it: h-AB-C is A for h-AB-C.s1.test, B for
+  -- h-AB-C.s2.test, C for the name as given (o an address 192.0.2.1, .2
+  -- or .9, d NODATA, x NXDOMAIN, s SERVFAIL, r REFUSED, q silence). Each
+  -- case: the name, then what net.getaddrinfo and net.resolve give, the
+  -- same in a task and outside one: an address or a failure's code.
+  local SEARCH_NDOTS1 = {
+    -- every pair of answers for the two suffixes, the name as given NXDOMAIN
+    { "h-oo-x", "192.0.2.1", "192.0.2.1" },
+    { "h-od-x", "192.0.2.1", "192.0.2.1" },
+    { "h-ox-x", "192.0.2.1", "192.0.2.1" },
+    { "h-os-x", "192.0.2.1", "192.0.2.1" },
+    { "h-or-x", "192.0.2.1", "192.0.2.1" },
+    { "h-oq-x", "192.0.2.1", "192.0.2.1" },
+    { "h-do-x", "192.0.2.2", "192.0.2.2" },
+    { "h-dd-x", "nxdomain", "nodata" },
+    { "h-dx-x", "nxdomain", "nodata" },
+    { "h-ds-x", "nxdomain", "nodata" },
+    { "h-dr-x", "nxdomain", "nodata" },  -- c-ares' own walk: timeout
+    { "h-dq-x", "nxdomain", "nodata" },
+    { "h-xo-x", "192.0.2.2", "192.0.2.2" },
+    { "h-xd-x", "nxdomain", "nodata" },
+    { "h-xx-x", "nxdomain", "nxdomain" },
+    { "h-xs-x", "timeout", "timeout" },
+    { "h-xr-x", "nxdomain", "nxdomain" },
+    { "h-xq-x", "nxdomain", "nxdomain" },
+    { "h-so-x", "192.0.2.2", "192.0.2.2" },
+    { "h-sd-x", "nxdomain", "nodata" },
+    { "h-sx-x", "timeout", "timeout" },
+    { "h-ss-x", "timeout", "timeout" },
+    { "h-sr-x", "timeout", "timeout" },
+    { "h-sq-x", "timeout", "timeout" },
+    -- REFUSED or silence stops the suffixes; the name as given is asked
+    { "h-ro-x", "nxdomain", "nxdomain" },
+    { "h-rd-x", "nxdomain", "nxdomain" },
+    { "h-rx-x", "nxdomain", "nxdomain" },
+    { "h-rs-x", "nxdomain", "nxdomain" },
+    { "h-rr-x", "nxdomain", "nxdomain" },
+    { "h-rq-x", "nxdomain", "nxdomain" },
+    { "h-qo-x", "nxdomain", "nxdomain" },
+    { "h-qd-x", "nxdomain", "nxdomain" },
+    { "h-qx-x", "nxdomain", "nxdomain" },
+    { "h-qs-x", "nxdomain", "nxdomain" },
+    { "h-qr-x", "nxdomain", "nxdomain" },
+    { "h-qq-x", "nxdomain", "nxdomain" },
+    -- the name as given, asked last, answers each way
+    { "h-dr-o", "192.0.2.9", "192.0.2.9" },
+    { "h-dr-d", "nxdomain", "nodata" },
+    { "h-dr-s", "nxdomain", "nodata" },
+    { "h-dr-r", "nxdomain", "nodata" },
+    { "h-dr-q", "nxdomain", "nodata" },
+    { "h-xx-o", "192.0.2.9", "192.0.2.9" },
+    { "h-xx-d", "nxdomain", "nodata" },
+    { "h-xx-s", "timeout", "timeout" },
+    { "h-xx-r", "timeout", "timeout" },
+    { "h-xx-q", "timeout", "timeout" },
+    { "h-sx-o", "192.0.2.9", "192.0.2.9" },
+    { "h-sx-d", "timeout", "timeout" },  -- SERVFAIL beats a last NODATA
+    { "h-sx-r", "timeout", "timeout" },
+    { "h-sx-q", "timeout", "timeout" },
+    { "h-rx-o", "192.0.2.9", "192.0.2.9" },
+    { "h-rx-d", "nxdomain", "nodata" },
+    { "h-rx-s", "timeout", "timeout" },
+    { "h-rx-q", "timeout", "timeout" },
+    { "h-qx-o", "192.0.2.9", "192.0.2.9" },
+    { "h-qx-d", "nxdomain", "nodata" },
+    -- a name with a dot (ndots 1): as given first, its answer wins
+    { "h-oo-x.w", "192.0.2.1", "192.0.2.1" },
+    { "h-oo-d.w", "192.0.2.1", "192.0.2.1" },
+    { "h-oo-o.w", "192.0.2.9", "192.0.2.9" },
+    { "h-do-s.w", "192.0.2.2", "192.0.2.2" },
+    { "h-dx-x.w", "nxdomain", "nxdomain" },
+    { "h-xd-x.w", "nxdomain", "nxdomain" },
+    { "h-xx-d.w", "nxdomain", "nodata" },
+    { "h-dd-s.w", "timeout", "timeout" },
+    { "h-dr-r.w", "timeout", "timeout" },
+    { "h-dq-q.w", "timeout", "timeout" },
+    { "h-sd-x.w", "nxdomain", "nxdomain" },
+    { "h-rd-d.w", "nxdomain", "nodata" },
+    -- a final dot: only the name as given
+    { "h-oo-x.", "nxdomain", "nxdomain" },
+    { "h-oo-o.", "192.0.2.9", "192.0.2.9" },
+    { "h-oo-d.", "nxdomain", "nodata" },
+    { "h-oo-r.", "timeout", "timeout" },
+  }
+  local SEARCH_NDOTS2 = {
+    -- one dot, ndots 2: the suffixes first, the name as given last
+    { "h-oo-o.w", "192.0.2.1", "192.0.2.1" },
+    { "h-do-o.w", "192.0.2.2", "192.0.2.2" },
+    { "h-dr-o.w", "192.0.2.9", "192.0.2.9" },
+    { "h-dr-x.w", "nxdomain", "nodata" },
+    { "h-rd-x.w", "nxdomain", "nxdomain" },
+    { "h-sx-x.w", "timeout", "timeout" },
+    { "h-xx-d.w", "nxdomain", "nodata" },
+  }
+
+  -- the cases in a world with the search list and `ndots`, four hosts at
+  -- once; each case is asked outside a task, then in one
+  local function search_cases(cases, ndots)
+    local names = {}
+    for i, c in ipairs(cases) do names[i] = c[1] end
+    local out = in_world("timeout:1 attempts:1", SHOW .. [[
+local k, names = tonumber(arg[1]), { ]] .. "'" .. table.concat(names, "', '")
+      .. "'" .. [[ }
+local function short(t, err, code)
+  if not t then return code end
+  return type(t[1]) == "table" and t[1].host or t[1]
+end
+local mine = {}
+for i = k, #names, 4 do mine[#mine + 1] = names[i] end
+local sys, task = {}, {}
+for i, name in ipairs(mine) do
+  local a = { net.getaddrinfo(name, 80) }
+  local r = { net.resolve(name) }
+  sys[i] = show(table.unpack(a, 1, 3)) .. "|" .. show(table.unpack(r, 1, 3))
+    .. "|" .. short(table.unpack(a, 1, 3)) .. "|"
+    .. short(table.unpack(r, 1, 3))
+end
+for i, name in ipairs(mine) do  -- all at once, in tasks
+  net.spawn(function()
+    assert(net.current())
+    local a = { net.getaddrinfo(name, 80) }
+    local r = { net.resolve(name) }
+    task[i] = show(table.unpack(a, 1, 3)) .. "|"
+      .. show(table.unpack(r, 1, 3)) .. "|" .. short(table.unpack(a, 1, 3))
+      .. "|" .. short(table.unpack(r, 1, 3))
+  end)
+end
+net.run()
+for i, name in ipairs(mine) do print(name .. "||" .. sys[i] .. "||" .. task[i]) end
+]], { dns = "search", search = "s1.test s2.test", ndots = ndots,
+      jobs = 4 })
+    local got = {}
+    for line in out:gmatch("[^\n]+") do
+      local name, sys, task = line:match("^(.-)||(.*)||(.*)$")
+      assert.equal(sys, task, line)  -- a task sees what the system sees
+      local a, r = sys:match("|([^|]*)|([^|]*)$")
+      got[name] = name .. " " .. a .. " " .. r
+    end
+    local want, seen = {}, {}
+    for i, c in ipairs(cases) do
+      want[i] = table.concat(c, " ")
+      seen[i] = got[c[1]] or (c[1] .. " not asked")
+    end
+    assert.same(want, seen)
+  end
+
+  it("walk the search list as the system does, with ndots 1: every "
+    .. "answer of each suffix, then of the name as given", function()
+      search_cases(SEARCH_NDOTS1, 1)
+    end)
+
+  it("walk the search list as the system does, with ndots 2", function()
+    search_cases(SEARCH_NDOTS2, 2)
+  end)
+
   it("order a name's addresses as the system does (IPv6 above IPv4 when "
     .. "neither can be reached; a reachable source first)", function()
       local hosts = HOSTS .. table.concat({
@@ -156,21 +343,7 @@ end
         "2001:db8:1:0:8000::1 far.example", "", }, "\n")
       local names = { "both.example", "v4first.example", "loop.example",
         "near.example", "far.example" }
-      local code = SHOW .. [[
-for _, name in ipairs({ ]] .. "'" .. table.concat(names, "', '") .. "'"
-        .. [[ }) do
-  local sys_a = show(net.getaddrinfo(name, 80))
-  local sys_r = show(net.resolve(name))
-  local task_a, task_r
-  net.spawn(function()
-    task_a = show(net.getaddrinfo(name, 80))
-    task_r = show(net.resolve(name))
-  end)
-  net.run()
-  print(name .. "|" .. sys_a .. "||" .. task_a)
-  print(name .. "|" .. sys_r .. "||" .. task_r)
-end
-]]
+      local code = both_ways(names)
       -- first with only loopback, then with sources for some of them
       local outs = { in_world("timeout:1 attempts:1", code, { hosts = hosts }),
         in_world("timeout:1 attempts:1", code, { hosts = hosts, setup =

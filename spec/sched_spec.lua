@@ -2,6 +2,7 @@
 -- loopback, a black hole in a network namespace for deadlines.
 local T = require "nbtest"
 local net = require "netbasics"
+local serve_talk = require "talktasks"
 
 -- a scheduler-based talk server on a free port: "You said <line>" to each
 -- line of each client, every client a task. Returns the listener, port
@@ -9,19 +10,7 @@ local net = require "netbasics"
 local function talk_server()
   local l = assert(net.listen("127.0.0.1", 0, 512))
   local _, port = l:getsockname()
-  local acceptor = net.spawn(function()
-    while true do
-      local c = l:accept()
-      if not c then return end
-      net.spawn(function(s)
-        for line in s:lines() do
-          if not s:write("You said ", line, "\n") then break end
-        end
-        s:close()
-      end, c)
-    end
-  end)
-  return l, port, acceptor
+  return l, port, serve_talk(l)
 end
 
 -- a connected pair over loopback: client c and accepted a, closed (with

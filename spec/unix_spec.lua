@@ -4,6 +4,7 @@
 -- talk server and client over a Unix socket.
 local T = require "nbtest"
 local net = require "netbasics"
+local serve_talk = require "talktasks"
 
 -- a fresh folder for socket files, removed at the end of the test
 local function sockdir()
@@ -299,18 +300,7 @@ describe("Unix sockets in tasks", function()
     function()
       local dir = sockdir()
       local l = assert(net.listen_unix(dir .. "/talk.sock"))
-      local acceptor = net.spawn(function()
-        while true do
-          local c = l:accept()
-          if not c then return end
-          net.spawn(function(s)
-            for line in s:lines() do
-              if not s:write("You said ", line, "\n") then break end
-            end
-            s:close()
-          end, c)
-        end
-      end)
+      local acceptor = serve_talk(l)  -- as sched_spec's, on a path
       local got = {}
       local clients = {}
       for i = 1, 20 do
