@@ -740,8 +740,10 @@ static void xfer_pump(xfer *x, size_t given) {
 ** reads straight into it), so the reader can write there itself and
 ** hand over the very bytes that are there already: Lua's copy of them
 ** is then from a place onto itself (glibc's memcpy skips it). Checked
-** at module start (chunk_template) and on every use: a string of the
-** expected length, or the body goes through the stage as before.
+** at module start (chunk_template: the bytes first handed over as usual
+** are found in that string, at their place, then the rest is written
+** there) and on every use (a string of the expected length), or the
+** body goes through the stage as before.
 */
 static char *chunk_dest(lua_State *L, size_t len) {
   if (lua_type(L, -1) != LUA_TSTRING || lua_rawlen(L, -1) != len)
@@ -764,14 +766,22 @@ static const char *chunk_read(lua_State *L, void *ud, size_t *size) {
       return (const char *)r->size;
     case 2:
       if (x == NULL) {
-        r->part = 3;
-        *size = r->len;
-        if ((dst = chunk_dest(L, r->len)) != NULL) {
-          memcpy(dst, r->body, r->len);
-          r->inplace = 1;
-          return dst;
+        /* the self-check: the first half handed over as usual, which
+        ** must then be in the string on top; the rest written there */
+        dst = chunk_dest(L, r->len);
+        if (r->given == 0 && dst != NULL) {
+          r->given = *size = r->len / 2;
+          return r->body;
         }
-        return r->body;
+        r->part = 3;
+        *size = r->len - r->given;
+        if (dst != NULL && r->given > 0
+            && memcmp(dst, r->body, r->given) == 0) {
+          memcpy(dst + r->given, r->body + r->given, *size);
+          r->inplace = 1;
+          return dst + r->given;
+        }
+        return r->body + r->given;
       }
       if (r->handed) {
         x->stage.len = 0;  /* lua_load took what it was given */
