@@ -39,6 +39,7 @@
 #define NB_USER_AGENT "netbasics/" NB_VERSION
 #define NB_TICK_MS 200                   /* Ctrl-C and progress cadence */
 #define NB_DEFAULT_PROTOCOLS "http,https"
+#define NB_FETCH_BUFFERSIZE (4 * 1024 * 1024)  /* see net_fetch */
 
 /*
 ** ** The URL as messages show it: one line whatever it holds (controls,
@@ -641,8 +642,13 @@ static void xfer_on_loop(lua_State *L, xfer *x) {
 ** header and tail are those lua_dump wrote at module start for such a
 ** function (the format is this Lua build's), only the constant's size
 ** patched; it is loaded as binary only ("b"). The peer's bytes are the
-** constant's contents, never code. Outside tasks only: a reader cannot
-** yield, so in a task the body goes through the C buffer.
+** constant's contents, never code. The bytes that came before lua_load
+** began wait in x->stage; once the string exists (chunk_dest), libcurl's
+** write callback copies its buffer straight into the string, in huge
+** pages (nb_xfer_inplace), and the reader hands those bytes over where
+** they are: one copy of the body, out of libcurl's buffer, and ~50 page
+** faults for 100 MiB instead of 25,600. Outside tasks only: a reader
+** cannot yield, so in a task the body goes through the C buffer.
 */
 
 #define CHUNK_PART 256
@@ -650,6 +656,7 @@ static void xfer_on_loop(lua_State *L, xfer *x) {
 
 static struct {
   int ok;                  /* the template was read and checked */
+  int inplace;             /* and its constant could be written in place */
   unsigned char head[CHUNK_PART], tail[CHUNK_PART];
   size_t headlen, taillen; /* head ends before the constant's size */
 } chunk;
@@ -692,11 +699,17 @@ typedef struct {
   int part;                /* 0 head, 1 size, 2 body, 3 tail, 4 end */
   size_t given;            /* body bytes handed over */
   int handed;              /* x->stage was handed over */
+  int inplace;             /* the self-check: written in place */
 } chunk_reader;
 
+/* bodies this long or longer are written in place (a short string is
+** not read into its final place, and a small one gains nothing) */
+#define CHUNK_INPLACE_MIN ((size_t)64 << 10)
+
 /* libcurl's work and, when it brought no bytes, a wait for its sockets
-** (at most a tick); Ctrl-C and the bar between, as in xfer_wait */
-static void xfer_pump(xfer *x) {
+** (at most a tick); Ctrl-C and the bar between, as in xfer_wait.
+** `given`: the body bytes lua_load had */
+static void xfer_pump(xfer *x, size_t given) {
   int running = 1;
   CURLMcode mc = curl_multi_perform(x->multi, &running);
   if (mc != CURLM_OK) {
@@ -712,7 +725,7 @@ static void xfer_pump(xfer *x) {
     }
     return;
   }
-  if (x->stage.len > 0)
+  if (x->stage.len > 0 || (x->dst && (size_t)x->bytes > given))
     return;
   curl_multi_poll(x->multi, NULL, 0, NB_TICK_MS, NULL);
   if (*nb_interrupt_flag)
@@ -721,10 +734,27 @@ static void xfer_pump(xfer *x) {
     nb_xfer_bar(x, 0);
 }
 
+/*
+** ** The string a long constant is read into is the value on top of the
+** stack while its bytes are read (lundump.c anchors it there, then
+** reads straight into it), so the reader can write there itself and
+** hand over the very bytes that are there already: Lua's copy of them
+** is then from a place onto itself (glibc's memcpy skips it). Checked
+** at module start (chunk_template: the bytes first handed over as usual
+** are found in that string, at their place, then the rest is written
+** there) and on every use (a string of the expected length), or the
+** body goes through the stage as before.
+*/
+static char *chunk_dest(lua_State *L, size_t len) {
+  if (lua_type(L, -1) != LUA_TSTRING || lua_rawlen(L, -1) != len)
+    return NULL;
+  return (char *)lua_tostring(L, -1);
+}
+
 static const char *chunk_read(lua_State *L, void *ud, size_t *size) {
   chunk_reader *r = ud;
   xfer *x = r->x;
-  (void)L;
+  char *dst;
   switch (r->part) {
     case 0:
       r->part = 1;
@@ -736,13 +766,32 @@ static const char *chunk_read(lua_State *L, void *ud, size_t *size) {
       return (const char *)r->size;
     case 2:
       if (x == NULL) {
+        /* the self-check: the first half handed over as usual, which
+        ** must then be in the string on top; the rest written there */
+        dst = chunk_dest(L, r->len);
+        if (r->given == 0 && dst != NULL) {
+          r->given = *size = r->len / 2;
+          return r->body;
+        }
         r->part = 3;
-        *size = r->len;
-        return r->body;
+        *size = r->len - r->given;
+        if (dst != NULL && r->given > 0
+            && memcmp(dst, r->body, r->given) == 0) {
+          memcpy(dst + r->given, r->body + r->given, *size);
+          r->inplace = 1;
+          return dst + r->given;
+        }
+        return r->body + r->given;
       }
-      if (r->handed)
+      if (r->handed) {
         x->stage.len = 0;  /* lua_load took what it was given */
+        if (x->dst)
+          nb_buf_free(&x->stage);  /* not needed any more */
+      }
       r->handed = 0;
+      if (r->given == 0 && x->dst == NULL && chunk.inplace && r->len >= CHUNK_INPLACE_MIN
+          && (dst = chunk_dest(L, r->len)) != NULL)
+        nb_xfer_inplace(x, dst);  /* the rest goes there (transfer.c) */
       if (x->paused) {
         /* the chunk held back comes again, into the stage, now */
         x->paused = 0;
@@ -755,9 +804,15 @@ static const char *chunk_read(lua_State *L, void *ud, size_t *size) {
           *size = x->stage.len;
           return x->stage.p;
         }
+        if (x->dst && (size_t)x->bytes > r->given) {
+          /* already in place: Lua's copy is onto itself */
+          *size = (size_t)x->bytes - r->given;
+          r->given = (size_t)x->bytes;
+          return x->dst + r->given - *size;
+        }
         if (x->done || x->interrupted)
           break;  /* cut short: the chunk is truncated, nothing kept */
-        xfer_pump(x);
+        xfer_pump(x, r->given);
       }
       if (r->given < r->len)
         break;
@@ -814,8 +869,10 @@ static void chunk_template(lua_State *L) {
     goto done;
   n = 0;
   if (lua_type(L, -1) == LUA_TSTRING && lua_rawlen(L, -1) == sizeof body
-      && memcmp(lua_tolstring(L, -1, &n), body, sizeof body) == 0)
+      && memcmp(lua_tolstring(L, -1, &n), body, sizeof body) == 0) {
     chunk.ok = 1;
+    chunk.inplace = r.inplace;
+  }
 done:
   lua_settop(L, top);
 }
@@ -835,6 +892,7 @@ static void direct_load(lua_State *L, xfer *x) {
   r.sizelen = chunk_size(r.len + 1, r.size);
   rc = lua_load(L, chunk_read, &r, "=fetch", "b");
   x->direct = 3;
+  x->dst = NULL;  /* the string is the stack's now (or garbage) */
   nb_buf_free(&x->stage);
   if (rc == LUA_OK) {
     lua_call(L, 0, 1);  /* our function: the constant */
@@ -1097,6 +1155,13 @@ static int net_fetch(lua_State *L) {
   }
   /* outside a task, and with no progress function to call between */
   x->direct = chunk.ok && x->loop == NULL && x->progress_fn == 0;
+  /* a body that may go straight into its string is read from the socket
+  ** in larger pieces: half the recv calls and about a third less CPU
+  ** for 100 MiB than with 512 KiB (a hint: libcurl keeps its size if
+  ** it refuses) */
+  if (x->direct)
+    (void)curl_easy_setopt(x->easy, CURLOPT_BUFFERSIZE,
+                           (long)NB_FETCH_BUFFERSIZE);
   if (x->loop == NULL || xfer_wait_task(L, x, 3, fetch_k) != 0)
     xfer_wait(L, x);
   if (x->direct == 2)

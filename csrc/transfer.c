@@ -200,13 +200,19 @@ static int deliver(xfer *x, const char *data, size_t n) {
       }
     }
     if (x->direct == 2) {
+      if ((curl_off_t)n > x->length - x->bytes)
+        return fail(x, "protocol", "the body is longer than its "
+                    "Content-Length");
+      if (x->dst) {
+        /* the only copy: libcurl's buffer to the string's bytes */
+        memcpy(x->dst + x->bytes, data, n);
+        x->bytes += (curl_off_t)n;
+        return 0;
+      }
       if (x->stage.len >= NB_BUFFERSIZE) {
         x->paused = 1;  /* lua_load takes these first (fetch.c) */
         return 1;
       }
-      if ((curl_off_t)n > x->length - x->bytes)
-        return fail(x, "protocol", "the body is longer than its "
-                    "Content-Length");
       if (buf_add(&x->stage, data, n) != 0) {
         x->failcode = "memory";
         return -1;
@@ -361,6 +367,11 @@ size_t nb_xfer_write(char *data, size_t size, size_t nmemb, void *ud) {
     return r == 0 ? n : r == 1 ? CURL_WRITEFUNC_PAUSE : 0;
   }
   return inflate_some(x, data, n) == 0 ? n : 0;
+}
+
+void nb_xfer_inplace(xfer *x, char *dst) {
+  buf_hugepages(dst, (size_t)x->length);
+  x->dst = dst;
 }
 
 int nb_xfer_cut(const xfer *x) {

@@ -47,6 +47,8 @@ typedef struct xfer {
   nb_buf stage;              /* with direct: bytes lua_load has not had */
   int paused;                /* with direct: the stage was full */
   int bodyidx;               /* with direct: the body's stack index */
+  char *dst;                 /* with direct, once lua_load made the
+                             ** string: its bytes, written in place */
   nb_buf hdrs;               /* the last response's headers: name\0value\0 */
   char reason[64];           /* the last status line's reason phrase */
   curl_off_t bytes;          /* body bytes delivered */
@@ -112,6 +114,10 @@ void nb_xfer_release(xfer *x);
 
 /* the bar on stderr: redrawn at most 5 times a second, or the final line */
 void nb_xfer_bar(xfer *x, int final);
+
+/* with direct: the rest of the body goes straight to `dst`, the bytes of
+** the string lua_load is reading (x->length of them), in huge pages */
+void nb_xfer_inplace(xfer *x, char *dst);
 
 /* is the body compressed and cut short (inflate never reached its end)? */
 int nb_xfer_cut(const xfer *x);

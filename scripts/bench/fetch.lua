@@ -23,6 +23,8 @@
 -- Python, its peak RSS under 30 MB; net.fetch at least as fast as Python's
 -- read(), its peak RSS at most 1.3x the body; to disk, at least as fast
 -- as curl then sync.
+-- NB_BENCH_ROWS="dl-mem ..." runs only those workloads (ids as below),
+-- e.g. `NB_BENCH_ROWS=dl-mem scripts/bench/run --only fetch`.
 -- bench-estimate: 190 10
 local B = dofile "scripts/bench/lib.lua"
 local T = B.T
@@ -31,6 +33,10 @@ local W = require "webserver"
 local MiB = 1024 * 1024
 local BIG = B.n(1024, 32) * MiB
 local MID = B.n(100, 32) * MiB  -- to memory: the issue's 100 MB
+local ROWS = os.getenv("NB_BENCH_ROWS")
+local function wanted(id)
+  return ROWS == nil or (" " .. ROWS .. " "):find(" " .. id .. " ", 1, true)
+end
 
 local PY = [[
 import sys, time, urllib.request
@@ -120,7 +126,9 @@ B.main(function()
     B.sh(("taskset -a -cp %s %s >/dev/null"):format(B.pin("server")
       :match("%-c (%d+)"), pid))
   end
-  B.sh(("head -c %d /dev/urandom > %s"):format(BIG, web:file("big.bin")))
+  B.sh(("head -c %d /dev/urandom > %s"):format(
+    (wanted("dl-file") or wanted("dl-disk")) and BIG or MID,
+    web:file("big.bin")))
   B.sh(("head -c %d %s > %s"):format(MID, web:file("big.bin"),
     web:file("mid.bin")))
   local base = (io.open("/dev/shm") and "/dev/shm") or "/tmp"
@@ -193,53 +201,60 @@ B.main(function()
   local rounds = B.n(3, 2)
   local impls = { "curl -o FILE", "netbasics net.download",
     "Python 3 urllib", "LuaSocket socket.http", "lua-http" }
-  B.workload { id = "dl-file", title = "HTTP download " .. size .. " to a file",
-    unit = "MiB/s", better = "higher", ref = "curl -o FILE",
-    note = "nginx on loopback, the file in " .. base
-      .. "; target net.download >= the faster of curl and Python" }
-  B.rounds("dl-file", rounds, impls, function(impl)
-    return run(impl, shm .. "/out.bin")
-  end)
-  rssnote("dl-file", impls)
+  if wanted("dl-file") then
+    B.workload { id = "dl-file",
+      title = "HTTP download " .. size .. " to a file",
+      unit = "MiB/s", better = "higher", ref = "curl -o FILE",
+      note = "nginx on loopback, the file in " .. base
+        .. "; target net.download >= the faster of curl and Python" }
+    B.rounds("dl-file", rounds, impls, function(impl)
+      return run(impl, shm .. "/out.bin")
+    end)
+    rssnote("dl-file", impls)
+  end
 
   impls = { "curl -o /dev/null", "netbasics net.fetch", "Python 3 urllib",
     "LuaSocket socket.http", "lua-http" }
-  B.workload { id = "dl-mem",
-    title = "HTTP download " .. midsize .. " to memory",
-    unit = "MiB/s", better = "higher", ref = "curl -o /dev/null",
-    note = "the body kept as one string (bytes), except by curl, which "
-      .. "throws it away; targets net.fetch >= Python's read() in the same "
-      .. "run, its peak RSS <= 1.3x the body" }
-  local got = B.rounds("dl-mem", rounds, impls, function(impl)
-    return run(impl, nil)
-  end)
-  local nbf, py = got["netbasics net.fetch"], got["Python 3 urllib"]
-  if nbf and py then
-    B.note("dl-mem", ("net.fetch / Python urllib: %.2fx (medians)"):format(
-      B.median(nbf) / B.median(py)))
+  if wanted("dl-mem") then
+    B.workload { id = "dl-mem",
+      title = "HTTP download " .. midsize .. " to memory",
+      unit = "MiB/s", better = "higher", ref = "curl -o /dev/null",
+      note = "the body kept as one string (bytes), except by curl, which "
+        .. "throws it away; targets net.fetch >= Python's read() in the same "
+        .. "run, its peak RSS <= 1.3x the body" }
+    local got = B.rounds("dl-mem", rounds, impls, function(impl)
+      return run(impl, nil)
+    end)
+    local nbf, py = got["netbasics net.fetch"], got["Python 3 urllib"]
+    if nbf and py then
+      B.note("dl-mem", ("net.fetch / Python urllib: %.2fx (medians)"):format(
+        B.median(nbf) / B.median(py)))
   end
   if rss["netbasics net.fetch"] then
     B.note("dl-mem", ("net.fetch peak RSS / body: %.2fx"):format(
       B.median(rss["netbasics net.fetch"]) * 1024 / MID))
   end
   rssnote("dl-mem", impls)
+  end
 
   impls = { "curl -o FILE", "curl -o FILE; sync FILE",
     "netbasics net.download" }
-  B.workload { id = "dl-disk", title = "HTTP download " .. size
-      .. " to a file on disk (/tmp)",
-    unit = "MiB/s", better = "higher", ref = "curl -o FILE",
-    note = "net.download fsyncs before its rename; curl does not, so "
-      .. "`curl -o FILE; sync FILE` (timed together) is the like-for-like "
-      .. "reference; target net.download >= it" }
-  got = B.rounds("dl-disk", rounds, impls, function(impl)
-    return run(impl, disk .. "/out.bin")
-  end)
-  local nbd, synced = got["netbasics net.download"],
-    got["curl -o FILE; sync FILE"]
-  if nbd and synced then
-    B.note("dl-disk", ("net.download / (curl; sync): %.2fx (medians)")
-      :format(B.median(nbd) / B.median(synced)))
+  if wanted("dl-disk") then
+    B.workload { id = "dl-disk", title = "HTTP download " .. size
+        .. " to a file on disk (/tmp)",
+      unit = "MiB/s", better = "higher", ref = "curl -o FILE",
+      note = "net.download fsyncs before its rename; curl does not, so "
+        .. "`curl -o FILE; sync FILE` (timed together) is the like-for-like "
+        .. "reference; target net.download >= it" }
+    local got = B.rounds("dl-disk", rounds, impls, function(impl)
+      return run(impl, disk .. "/out.bin")
+    end)
+    local nbd, synced = got["netbasics net.download"],
+      got["curl -o FILE; sync FILE"]
+    if nbd and synced then
+      B.note("dl-disk", ("net.download / (curl; sync): %.2fx (medians)")
+        :format(B.median(nbd) / B.median(synced)))
   end
   rssnote("dl-disk", impls)
+  end
 end)
